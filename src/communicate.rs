@@ -1,0 +1,313 @@
+//! The one deadlock-free I/O primitive everything else calls.
+//!
+//! # The deadlock it prevents
+//! A child writes into a pipe whose buffer holds 64 KiB. If we write all of
+//! its input before reading, or read all of its stdout before its stderr,
+//! the child can block on a full pipe we are not reading while we block on
+//! the pipe it is not reading: both wait forever. The fix is to never block
+//! on one pipe: all of them are non-blocking and served from one `poll`
+//! loop, together with the child's pidfd for exit detection and a deadline.
+//!
+//! A [`Communicator`] owns the parent's ends of the pipes and everything
+//! collected so far, so a timed-out call can be resumed: nothing is lost or
+//! written twice. Its [`interest`](Communicator::interest) /
+//! [`on_ready`](Communicator::on_ready) halves let a scheduler serve many
+//! children from a single poll.
+//!
+//! Throughput: a pipe that fills up is grown to 1 MiB (fewer wake-ups and
+//! copies) and large captures are pre-faulted a few MiB ahead, so the kernel
+//! copies into memory that is already mapped.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::process::Process;
+use crate::sys::{self, PollFd};
+
+/// How far ahead of the data a large capture buffer is pre-faulted.
+const PREFAULT_AHEAD: usize = 4 << 20;
+/// Captures smaller than this are not pre-faulted (a syscall is not worth it).
+const PREFAULT_FROM: usize = 1 << 20;
+/// Reads per readiness event before we go back to poll (fairness).
+const READS_PER_EVENT: usize = 8;
+
+/// Bytes still to be written to the child's stdin.
+#[derive(Debug)]
+struct Input {
+    fd: OwnedFd,
+    data: Arc<[u8]>,
+    pos: usize,
+}
+
+/// One output stream of the child being collected.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    fd: Option<OwnedFd>,
+    buf: Vec<u8>,
+    /// Capacity of the pipe we read from.
+    pipe_size: usize,
+    /// `buf` is pre-faulted up to this offset.
+    faulted: usize,
+    /// `buf.capacity()` when `faulted` was computed.
+    faulted_cap: usize,
+}
+
+impl Output {
+    fn new(fd: Option<OwnedFd>) -> io::Result<Output> {
+        if let Some(fd) = &fd {
+            sys::set_nonblocking(fd.as_fd(), true)?;
+        }
+        Ok(Output {
+            fd,
+            pipe_size: sys::DEFAULT_PIPE,
+            ..Output::default()
+        })
+    }
+
+    /// Reads what the pipe holds, up to a few pipe-fulls.
+    fn read_some(&mut self) -> io::Result<()> {
+        for _ in 0..READS_PER_EVENT {
+            if self.fd.is_none() {
+                return Ok(());
+            }
+            let chunk = self.pipe_size;
+            self.prefault(chunk);
+            let Some(fd) = &self.fd else { return Ok(()) };
+            match sys::read_append(fd.as_fd(), &mut self.buf, chunk) {
+                Ok(0) => {
+                    self.fd = None;
+                    return Ok(());
+                }
+                Ok(n) if n < chunk => return Ok(()),
+                Ok(_) => self.grow_pipe(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// A read that filled the whole pipe means the child outpaces us: give
+    /// it a 1 MiB pipe. Growing lazily keeps small jobs within the per-user
+    /// pipe budget.
+    fn grow_pipe(&mut self) {
+        if self.pipe_size < sys::BIG_PIPE {
+            if let Some(fd) = &self.fd {
+                self.pipe_size = sys::grow_pipe(fd.as_fd(), sys::BIG_PIPE).max(self.pipe_size);
+            }
+        }
+    }
+
+    fn prefault(&mut self, chunk: usize) {
+        let len = self.buf.len();
+        if len < PREFAULT_FROM {
+            return;
+        }
+        self.buf.reserve(chunk);
+        if self.buf.capacity() != self.faulted_cap {
+            self.faulted_cap = self.buf.capacity();
+            self.faulted = self.faulted.min(len);
+        }
+        if self.faulted < len + chunk {
+            self.faulted = sys::prefault(&mut self.buf, self.faulted.max(len), len + PREFAULT_AHEAD);
+        }
+    }
+
+    /// Reads whatever is already in the pipe without waiting (after the
+    /// child was killed), at most one pipe-full: an escaped descendant that
+    /// keeps writing must not keep us here.
+    fn drain_available(&mut self) {
+        let Some(fd) = &self.fd else { return };
+        let mut left = self.pipe_size;
+        while left > 0 {
+            match sys::read_append(fd.as_fd(), &mut self.buf, left) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left -= n.min(left),
+            }
+        }
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.fd.is_some()
+    }
+
+    /// Everything collected so far.
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Takes the collected bytes, trimming excess capacity.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.buf);
+        if buf.capacity() - buf.len() > 4096.max(buf.len() / 8) {
+            buf.shrink_to_fit();
+        }
+        self.faulted = 0;
+        self.faulted_cap = 0;
+        buf
+    }
+}
+
+/// Writes input to and collects output from one child (or one pipeline)
+/// without ever blocking on a single pipe.
+#[derive(Debug, Default)]
+pub(crate) struct Communicator {
+    input: Option<Input>,
+    outputs: Vec<Output>,
+}
+
+impl Communicator {
+    /// Serves `stdin` (writing `input`, then closing it) and reads every
+    /// pipe in `outputs` to the end. A stdin pipe with no input is closed at
+    /// once, so the child sees end-of-file.
+    pub(crate) fn new(
+        stdin: Option<OwnedFd>,
+        input: Option<Arc<[u8]>>,
+        outputs: Vec<Option<OwnedFd>>,
+    ) -> io::Result<Communicator> {
+        let mut comm = Communicator {
+            input: None,
+            outputs: outputs.into_iter().map(Output::new).collect::<io::Result<_>>()?,
+        };
+        if let (Some(fd), Some(data)) = (stdin, input) {
+            comm.set_input(fd, data)?;
+        }
+        Ok(comm)
+    }
+
+    fn set_input(&mut self, fd: OwnedFd, data: Arc<[u8]>) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        sys::set_nonblocking(fd.as_fd(), true)?;
+        if data.len() > sys::DEFAULT_PIPE {
+            sys::grow_pipe(fd.as_fd(), sys::BIG_PIPE);
+        }
+        self.input = Some(Input { fd, data, pos: 0 });
+        Ok(())
+    }
+
+    /// Whether every pipe is finished: input written (or refused) and
+    /// every output at end-of-file.
+    pub(crate) fn is_done(&self) -> bool {
+        self.input.is_none() && self.outputs.iter().all(|o| !o.is_open())
+    }
+
+    /// Whether input is still waiting to be written.
+    pub(crate) fn writing(&self) -> bool {
+        self.input.is_some()
+    }
+
+    /// Pushes a pollfd for every pipe still open.
+    pub(crate) fn interest(&self, fds: &mut Vec<PollFd>) {
+        if let Some(input) = &self.input {
+            fds.push(sys::poll_fd(input.fd.as_fd(), sys::POLLOUT));
+        }
+        for output in &self.outputs {
+            if let Some(fd) = &output.fd {
+                fds.push(sys::poll_fd(fd.as_fd(), sys::POLLIN));
+            }
+        }
+    }
+
+    /// Serves the pipes that `fds` (filled by [`interest`](Self::interest)
+    /// and polled) report ready; entries for other descriptors are ignored.
+    pub(crate) fn on_ready(&mut self, fds: &[PollFd]) -> io::Result<()> {
+        for pfd in fds.iter().filter(|p| p.revents != 0) {
+            if self.input.as_ref().is_some_and(|i| i.fd.as_raw_fd() == pfd.fd) {
+                self.write_some()?;
+                continue;
+            }
+            let found = self
+                .outputs
+                .iter_mut()
+                .find(|o| o.fd.as_ref().is_some_and(|fd| fd.as_raw_fd() == pfd.fd));
+            if let Some(output) = found {
+                output.read_some()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes as much input as the pipe takes; closes stdin when all is
+    /// written. A child that exits or closes its stdin early makes the write
+    /// fail with EPIPE: the rest of the input is dropped, not an error.
+    fn write_some(&mut self) -> io::Result<()> {
+        let Some(input) = &mut self.input else { return Ok(()) };
+        while input.pos < input.data.len() {
+            match sys::write(input.fd.as_fd(), &input.data[input.pos..]) {
+                Ok(n) => input.pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
+                Err(e) => return Err(e),
+            }
+        }
+        self.input = None;
+        Ok(())
+    }
+
+    /// Runs the loop until every pipe is done and, if `exit` is given, the
+    /// process has been reaped; or until `deadline`. Returns `Ok(false)` on
+    /// expiry, with everything collected so far kept for a later call.
+    ///
+    /// Without a pidfd the exit cannot sit in the poll set; the loop then
+    /// returns when the pipes are done and the caller waits.
+    pub(crate) fn run(&mut self, deadline: Option<Instant>, exit: Option<&Process>) -> io::Result<bool> {
+        let _guard = (self.writing() && sys::sigpipe_is_default()).then(sys::SigpipeGuard::new);
+        let mut fds = Vec::with_capacity(self.outputs.len() + 2);
+        loop {
+            let watch = exit.filter(|p| p.status().is_none());
+            if self.is_done() && watch.map_or(true, |p| p.pidfd().is_none()) {
+                return Ok(true);
+            }
+            fds.clear();
+            self.interest(&mut fds);
+            if let Some(pidfd) = watch.and_then(|p| p.pidfd()) {
+                fds.push(sys::poll_fd(pidfd, sys::POLLIN));
+            }
+            let ready = sys::poll(&mut fds, deadline)?;
+            if ready == 0 {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(false);
+                }
+                continue;
+            }
+            self.on_ready(&fds)?;
+            if let Some(p) = watch {
+                if fds.last().is_some_and(|f| f.revents != 0) && p.pidfd().is_some() {
+                    p.try_reap()?;
+                }
+            }
+        }
+    }
+
+    /// Collects what the pipes already hold, without waiting.
+    pub(crate) fn drain_available(&mut self) {
+        for output in &mut self.outputs {
+            output.drain_available();
+        }
+    }
+
+    /// Closes stdin without writing the rest of the input.
+    pub(crate) fn close_input(&mut self) {
+        self.input = None;
+    }
+
+    /// The output streams, in the order given to [`new`](Self::new).
+    pub(crate) fn outputs(&self) -> &[Output] {
+        &self.outputs
+    }
+
+    /// Takes the bytes of output `i` collected so far (empty if no such
+    /// stream).
+    pub(crate) fn take(&mut self, i: usize) -> Vec<u8> {
+        self.outputs.get_mut(i).map(Output::take).unwrap_or_default()
+    }
+
+    /// A copy of output `i` collected so far.
+    pub(crate) fn snapshot(&self, i: usize) -> Vec<u8> {
+        self.outputs.get(i).map(|o| o.data().to_vec()).unwrap_or_default()
+    }
+}

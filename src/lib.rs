@@ -1,0 +1,63 @@
+//! # pipe-run: run external programs well
+//!
+//! A Popen-style command wrapper in the spirit of Python's `subprocess`,
+//! built for the build tools, test harnesses and batch jobs that outgrow
+//! [`std::process::Command`].
+//!
+//! ## Quick start
+//! ```
+//! use std::time::Duration;
+//! use pipe_run::{Command, ErrorKind};
+//!
+//! // Capture stdout; a non-zero exit is an error that carries stderr.
+//! let out = Command::new("echo").arg("hello world").check_output()?;
+//! assert_eq!(out, b"hello world\n");
+//!
+//! // Shell-style parsing without a shell: quotes work, `$HOME` stays literal.
+//! let out = Command::parse("printf '%s|' 'a b' $HOME")?.check_output()?;
+//! assert_eq!(out, b"a b|$HOME|");
+//!
+//! // Timeouts kill the whole process tree and keep the partial output.
+//! let err = Command::shell("echo partial; sleep 10")
+//!     .timeout(Duration::from_millis(100))
+//!     .run()
+//!     .unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::Timeout);
+//! assert_eq!(err.stdout(), b"partial\n");
+//! # Ok::<(), pipe_run::Error>(())
+//! ```
+//!
+//! ## Deadlocks
+//! A child writing to a full pipe blocks until someone reads it. Code that
+//! writes all of a child's input before reading its output, or reads stdout
+//! to the end before stderr, can wait on the child while the child waits on
+//! it. Every pipe pipe-run serves goes through one `poll` loop that writes
+//! stdin and reads stdout and stderr as each becomes ready (see
+//! [`Popen::communicate`]), so no amount of input or output can deadlock.
+//!
+//! ## Timeouts
+//! A command with a [`timeout`](Command::timeout) runs in a process group of
+//! its own; on expiry the group is killed (descendants included), the child
+//! is reaped, and an [`ErrorKind::Timeout`] error returns whatever was
+//! captured. Waiting sleeps in the kernel (a pidfd on Linux) and wakes once,
+//! at the deadline or at the exit.
+#![deny(missing_docs, missing_debug_implementations)]
+#![warn(rust_2018_idioms)]
+
+mod command;
+mod communicate;
+mod error;
+mod parse;
+mod popen;
+mod process;
+mod reaper;
+mod redirect;
+mod spawn;
+mod status;
+mod sys;
+
+pub use crate::command::Command;
+pub use crate::error::{Error, ErrorKind, Result};
+pub use crate::popen::Popen;
+pub use crate::redirect::Redirect;
+pub use crate::status::{describe_status, shell_exit_code, Completed};

@@ -1,0 +1,192 @@
+//! One running child: its pid, a pidfd where the OS has them, and its exit
+//! status once reaped.
+//!
+//! All methods take `&self`, so a [`Popen`](crate::Popen) can be shared
+//! between threads: one blocks in `wait` while another polls or kills. The
+//! lock is held only to reap or signal, never while blocking, so a blocked
+//! waiter never delays a `kill`.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::process::{Child, ExitStatus};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use wait_timeout::ChildExt;
+
+use crate::sys;
+
+/// A spawned child process, reaped exactly once.
+#[derive(Debug)]
+pub(crate) struct Process {
+    pid: u32,
+    /// The process group we created for it, if any (its own pid).
+    pgid: Option<u32>,
+    /// Readable once the child has exited; `None` without pidfd support.
+    pidfd: Option<OwnedFd>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// `None` once handed to the reaper (only in `Drop`).
+    child: Option<Child>,
+    status: Option<ExitStatus>,
+}
+
+/// How long the fallback waiter holds the lock per slice; bounds how long a
+/// concurrent `kill` may wait on systems without pidfds.
+const FALLBACK_SLICE: Duration = Duration::from_millis(20);
+
+impl Process {
+    pub(crate) fn new(child: Child, own_group: bool) -> Process {
+        let pid = child.id();
+        Process {
+            pid,
+            pgid: own_group.then_some(pid),
+            pidfd: sys::pidfd_open(pid),
+            state: Mutex::new(State {
+                child: Some(child),
+                status: None,
+            }),
+        }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    pub(crate) fn pgid(&self) -> Option<u32> {
+        self.pgid
+    }
+
+    /// The pidfd to put in a poll set for exit detection.
+    pub(crate) fn pidfd(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(|fd| fd.as_fd())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave State inconsistent
+        // (each field is written in one step), so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The status if the child was already reaped; never blocks, never
+    /// reaps.
+    pub(crate) fn status(&self) -> Option<ExitStatus> {
+        self.lock().status
+    }
+
+    /// Reaps the child if it has exited; never blocks.
+    pub(crate) fn try_reap(&self) -> io::Result<Option<ExitStatus>> {
+        let mut state = self.lock();
+        if let Some(status) = state.status {
+            return Ok(Some(status));
+        }
+        let Some(child) = state.child.as_mut() else {
+            return Ok(None);
+        };
+        let status = child.try_wait()?;
+        state.status = status;
+        Ok(status)
+    }
+
+    /// Waits for the child to exit, until `deadline` if given. Returns
+    /// `Ok(None)` when the deadline passes first.
+    pub(crate) fn wait_deadline(&self, deadline: Option<Instant>) -> io::Result<Option<ExitStatus>> {
+        loop {
+            if let Some(status) = self.try_reap()? {
+                return Ok(Some(status));
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+            match &self.pidfd {
+                Some(fd) => {
+                    let mut fds = [sys::poll_fd(fd.as_fd(), sys::POLLIN)];
+                    sys::poll(&mut fds, deadline)?;
+                }
+                None => {
+                    if let Some(status) = self.wait_slice(deadline)? {
+                        return Ok(Some(status));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Without a pidfd: waits with `wait-timeout` for one short slice while
+    /// holding the lock, so that signals can get in between slices.
+    fn wait_slice(&self, deadline: Option<Instant>) -> io::Result<Option<ExitStatus>> {
+        let mut slice = FALLBACK_SLICE;
+        if let Some(d) = deadline {
+            slice = slice.min(d.saturating_duration_since(Instant::now()));
+        }
+        let mut state = self.lock();
+        if state.status.is_some() {
+            return Ok(state.status);
+        }
+        let Some(child) = state.child.as_mut() else {
+            return Ok(None);
+        };
+        let status = child.wait_timeout(slice)?;
+        state.status = status;
+        Ok(status)
+    }
+
+    /// Sends `sig` to the child unless it was already reaped (then its pid
+    /// may belong to someone else, and there is nothing to signal).
+    pub(crate) fn signal(&self, sig: i32) -> io::Result<()> {
+        let state = self.lock();
+        if state.status.is_some() || state.child.is_none() {
+            return Ok(());
+        }
+        let result = match &self.pidfd {
+            Some(fd) => sys::pidfd_send_signal(fd.as_fd(), sig),
+            None => sys::kill(self.pid, sig),
+        };
+        match result {
+            // Exited but not yet reaped: nothing to do.
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Sends `sig` to the child's whole process group if it has one of its
+    /// own, otherwise to the child alone.
+    pub(crate) fn signal_tree(&self, sig: i32) -> io::Result<()> {
+        match self.pgid {
+            // The group id cannot be reused while the leader is unreaped or
+            // any member lives; after that killpg finds no group (ESRCH).
+            Some(pgid) => sys::kill_group(pgid, sig),
+            None => self.signal(sig),
+        }
+    }
+
+    /// Kills the child's group (or the child) and reaps it, waiting at most
+    /// `grace` for the corpse; an unkillable child (stuck in the kernel) is
+    /// left to the reaper.
+    pub(crate) fn kill_tree_and_reap(&self, grace: Duration) -> Option<ExitStatus> {
+        let _ = self.signal_tree(sys::SIGKILL);
+        self.wait_deadline(Some(Instant::now() + grace))
+            .ok()
+            .flatten()
+    }
+}
+
+impl Drop for Process {
+    /// Never blocks: a child still running is handed to the reaper, which
+    /// reaps it when it exits, so no zombie is left behind.
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        if state.status.is_some() {
+            return;
+        }
+        if let Some(mut child) = state.child.take() {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            crate::reaper::adopt(child, self.pidfd.take());
+        }
+    }
+}
