@@ -144,7 +144,8 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
@@ -440,7 +441,8 @@ impl Command {
     /// [`WorkingDirectory`](crate::ErrorKind::WorkingDirectory), …) and
     /// [`Timeout`](crate::ErrorKind::Timeout).
     pub fn call(&self) -> Result<ExitStatus> {
-        self.execute(Slot::Inherit, Slot::Inherit).map(|done| done.status)
+        self.execute(Slot::Inherit, Slot::Inherit)
+            .map(|done| done.status)
     }
 
     /// Like [`call`](Command::call), but a non-zero exit or a death by
@@ -460,7 +462,9 @@ impl Command {
     /// [`ErrorKind::CalledProcess`](crate::ErrorKind::CalledProcess) with the
     /// status (and any output captured through redirects).
     pub fn check_call(&self) -> Result<()> {
-        self.execute(Slot::Inherit, Slot::Inherit)?.check().map(drop)
+        self.execute(Slot::Inherit, Slot::Inherit)?
+            .check()
+            .map(drop)
     }
 
     /// Runs the command and returns its stdout. stderr is inherited unless
@@ -477,7 +481,9 @@ impl Command {
     /// As [`check_call`](Command::check_call); the error carries all the
     /// output captured before the failure.
     pub fn check_output(&self) -> Result<Vec<u8>> {
-        self.execute(Slot::Pipe, Slot::Inherit)?.check().map(|done| done.stdout)
+        self.execute(Slot::Pipe, Slot::Inherit)?
+            .check()
+            .map(|done| done.stdout)
     }
 
     /// Runs the command, capturing stdout and stderr unless redirected. A
@@ -558,9 +564,14 @@ impl fmt::Debug for Command {
             d.field("cwd", cwd);
         }
         if self.env_clear || !self.env.is_empty() {
-            d.field("env_clear", &self.env_clear).field("env", &self.env);
+            d.field("env_clear", &self.env_clear)
+                .field("env", &self.env);
         }
-        for (name, slot) in [("stdin", &self.stdin), ("stdout", &self.stdout), ("stderr", &self.stderr)] {
+        for (name, slot) in [
+            ("stdin", &self.stdin),
+            ("stdout", &self.stdout),
+            ("stderr", &self.stderr),
+        ] {
             if let Some(slot) = slot {
                 d.field(name, slot);
             }

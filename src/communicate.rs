@@ -10,21 +10,19 @@
 //!
 //! A [`Communicator`] owns the parent's ends of the pipes and everything
 //! collected so far, so a timed-out call can be resumed: nothing is lost or
-//! written twice. Its [`interest`](Communicator::interest) /
-//! [`on_ready`](Communicator::on_ready) halves let a scheduler serve many
+//! written twice. It only serves pipes; [`Execution`](crate::execution)
+//! adds the processes and the loop. Its [`interest`](Communicator::interest)
+//! / [`on_ready`](Communicator::on_ready) halves let a scheduler serve many
 //! children from a single poll.
 //!
 //! Throughput: a pipe that fills up is grown to 1 MiB (fewer wake-ups and
 //! copies) and large captures are pre-faulted a few MiB ahead, so the kernel
 //! copies into memory that is already mapped.
 
+use crate::sys::{self, PollFd};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
-use std::time::Instant;
-
-use crate::process::Process;
-use crate::sys::{self, PollFd};
 
 /// How far ahead of the data a large capture buffer is pre-faulted.
 const PREFAULT_AHEAD: usize = 4 << 20;
@@ -111,7 +109,8 @@ impl Output {
             self.faulted = self.faulted.min(len);
         }
         if self.faulted < len + chunk {
-            self.faulted = sys::prefault(&mut self.buf, self.faulted.max(len), len + PREFAULT_AHEAD);
+            self.faulted =
+                sys::prefault(&mut self.buf, self.faulted.max(len), len + PREFAULT_AHEAD);
         }
     }
 
@@ -169,7 +168,10 @@ impl Communicator {
     ) -> io::Result<Communicator> {
         let mut comm = Communicator {
             input: None,
-            outputs: outputs.into_iter().map(Output::new).collect::<io::Result<_>>()?,
+            outputs: outputs
+                .into_iter()
+                .map(Output::new)
+                .collect::<io::Result<_>>()?,
         };
         if let (Some(fd), Some(data)) = (stdin, input) {
             comm.set_input(fd, data)?;
@@ -216,7 +218,11 @@ impl Communicator {
     /// and polled) report ready; entries for other descriptors are ignored.
     pub(crate) fn on_ready(&mut self, fds: &[PollFd]) -> io::Result<()> {
         for pfd in fds.iter().filter(|p| p.revents != 0) {
-            if self.input.as_ref().is_some_and(|i| i.fd.as_raw_fd() == pfd.fd) {
+            if self
+                .input
+                .as_ref()
+                .is_some_and(|i| i.fd.as_raw_fd() == pfd.fd)
+            {
                 self.write_some()?;
                 continue;
             }
@@ -235,7 +241,9 @@ impl Communicator {
     /// written. A child that exits or closes its stdin early makes the write
     /// fail with EPIPE: the rest of the input is dropped, not an error.
     fn write_some(&mut self) -> io::Result<()> {
-        let Some(input) = &mut self.input else { return Ok(()) };
+        let Some(input) = &mut self.input else {
+            return Ok(());
+        };
         while input.pos < input.data.len() {
             match sys::write(input.fd.as_fd(), &input.data[input.pos..]) {
                 Ok(n) => input.pos += n,
@@ -246,41 +254,6 @@ impl Communicator {
         }
         self.input = None;
         Ok(())
-    }
-
-    /// Runs the loop until every pipe is done and, if `exit` is given, the
-    /// process has been reaped; or until `deadline`. Returns `Ok(false)` on
-    /// expiry, with everything collected so far kept for a later call.
-    ///
-    /// Without a pidfd the exit cannot sit in the poll set; the loop then
-    /// returns when the pipes are done and the caller waits.
-    pub(crate) fn run(&mut self, deadline: Option<Instant>, exit: Option<&Process>) -> io::Result<bool> {
-        let _guard = (self.writing() && sys::sigpipe_is_default()).then(sys::SigpipeGuard::new);
-        let mut fds = Vec::with_capacity(self.outputs.len() + 2);
-        loop {
-            let watch = exit.filter(|p| p.status().is_none());
-            if self.is_done() && watch.map_or(true, |p| p.pidfd().is_none()) {
-                return Ok(true);
-            }
-            fds.clear();
-            self.interest(&mut fds);
-            if let Some(pidfd) = watch.and_then(|p| p.pidfd()) {
-                fds.push(sys::poll_fd(pidfd, sys::POLLIN));
-            }
-            let ready = sys::poll(&mut fds, deadline)?;
-            if ready == 0 {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Ok(false);
-                }
-                continue;
-            }
-            self.on_ready(&fds)?;
-            if let Some(p) = watch {
-                if fds.last().is_some_and(|f| f.revents != 0) && p.pidfd().is_some() {
-                    p.try_reap()?;
-                }
-            }
-        }
     }
 
     /// Collects what the pipes already hold, without waiting.
@@ -303,11 +276,17 @@ impl Communicator {
     /// Takes the bytes of output `i` collected so far (empty if no such
     /// stream).
     pub(crate) fn take(&mut self, i: usize) -> Vec<u8> {
-        self.outputs.get_mut(i).map(Output::take).unwrap_or_default()
+        self.outputs
+            .get_mut(i)
+            .map(Output::take)
+            .unwrap_or_default()
     }
 
     /// A copy of output `i` collected so far.
     pub(crate) fn snapshot(&self, i: usize) -> Vec<u8> {
-        self.outputs.get(i).map(|o| o.data().to_vec()).unwrap_or_default()
+        self.outputs
+            .get(i)
+            .map(|o| o.data().to_vec())
+            .unwrap_or_default()
     }
 }

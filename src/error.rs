@@ -11,7 +11,7 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::status::{describe_status, Completed};
+use crate::status::{Completed, describe_status};
 
 /// How many trailing lines of output an error's message shows.
 const TAIL_LINES: usize = 10;
@@ -297,7 +297,11 @@ impl Error {
         ))
     }
 
-    pub(crate) fn io(command: Option<Arc<str>>, context: impl Into<String>, source: io::Error) -> Error {
+    pub(crate) fn io(
+        command: Option<Arc<str>>,
+        context: impl Into<String>,
+        source: io::Error,
+    ) -> Error {
         let what = What::Io {
             context: context.into(),
             source,

@@ -47,6 +47,7 @@
 mod command;
 mod communicate;
 mod error;
+mod execution;
 mod parse;
 mod popen;
 mod process;
@@ -60,4 +61,4 @@ pub use crate::command::Command;
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::popen::Popen;
 pub use crate::redirect::Redirect;
-pub use crate::status::{describe_status, shell_exit_code, Completed};
+pub use crate::status::{Completed, describe_status, shell_exit_code};

@@ -155,7 +155,10 @@ mod tests {
             split_command("grep -n 'a b' f.txt").unwrap(),
             ["grep", "-n", "a b", "f.txt"]
         );
-        assert_eq!(split_command(r#"echo "a|b" '&&' \;"#).unwrap(), ["echo", "a|b", "&&", ";"]);
+        assert_eq!(
+            split_command(r#"echo "a|b" '&&' \;"#).unwrap(),
+            ["echo", "a|b", "&&", ";"]
+        );
     }
 
     #[test]
@@ -165,7 +168,10 @@ mod tests {
         assert!(err.to_string().contains("at byte 5"), "{err}");
         assert!(err.to_string().contains("`echo 'abc`"), "{err}");
         let err = split_command("echo \"ab").unwrap_err();
-        assert!(err.to_string().contains("double quote (at byte 5)"), "{err}");
+        assert!(
+            err.to_string().contains("double quote (at byte 5)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -190,7 +196,10 @@ mod tests {
         ] {
             let err = split_stages(input).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Parse, "{input}");
-            assert!(err.to_string().contains(&format!("at byte {at}")), "{input}: {err}");
+            assert!(
+                err.to_string().contains(&format!("at byte {at}")),
+                "{input}: {err}"
+            );
             assert!(err.to_string().contains("Command::shell"), "{input}: {err}");
         }
     }
@@ -199,7 +208,12 @@ mod tests {
     fn empty_stage_is_named() {
         let err = split_stages("a | | b").unwrap_err();
         assert!(err.to_string().contains("stage 2"), "{err}");
-        assert!(split_stages("   ").unwrap_err().to_string().contains("no command"));
+        assert!(
+            split_stages("   ")
+                .unwrap_err()
+                .to_string()
+                .contains("no command")
+        );
     }
 
     #[test]

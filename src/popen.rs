@@ -9,14 +9,11 @@ use std::time::{Duration, Instant};
 use crate::command::Command;
 use crate::communicate::Communicator;
 use crate::error::{Error, Result};
+use crate::execution::Execution;
 use crate::process::Process;
 use crate::spawn::{self, ChildIo, Group};
 use crate::status::Completed;
 use crate::sys;
-
-/// How long we wait for a child's corpse after SIGKILL before leaving it to
-/// the background reaper (a process stuck in the kernel may take longer).
-pub(crate) const KILL_GRACE: Duration = Duration::from_millis(250);
 
 /// A running child process, in the spirit of Python's `subprocess.Popen`.
 ///
@@ -53,12 +50,11 @@ pub struct Popen {
     stdin: Option<os_pipe::PipeWriter>,
     stdout: Option<os_pipe::PipeReader>,
     stderr: Option<os_pipe::PipeReader>,
-    comm: Option<Communicator>,
+    /// Whether `communicate` has taken the pipes into `exec`.
+    communicating: bool,
     /// Input configured on the command, written by the first communicate.
     input: Option<Arc<[u8]>>,
-    process: Process,
-    command: Arc<str>,
-    started: Instant,
+    exec: Execution,
     kill_on_drop: bool,
 }
 
@@ -77,11 +73,9 @@ impl Popen {
             stdin: spawned.stdin,
             stdout: spawned.stdout,
             stderr: spawned.stderr,
-            comm: None,
+            communicating: false,
             input: cmd.get_input().cloned(),
-            process: spawned.process,
-            command,
-            started,
+            exec: Execution::new(command, vec![spawned.process], started),
             kill_on_drop: cmd.kills_on_drop(),
         })
     }
@@ -95,7 +89,7 @@ impl Popen {
     /// # Ok::<(), pipe_run::Error>(())
     /// ```
     pub fn pid(&self) -> u32 {
-        self.process.pid()
+        self.process().pid()
     }
 
     /// The command line, shell-quoted.
@@ -107,7 +101,7 @@ impl Popen {
     /// # Ok::<(), pipe_run::Error>(())
     /// ```
     pub fn command(&self) -> &str {
-        &self.command
+        self.exec.command()
     }
 
     /// The exit status if the child has exited; never blocks.
@@ -124,7 +118,9 @@ impl Popen {
     /// # Errors
     /// [`ErrorKind::Io`](crate::ErrorKind::Io) if the status cannot be read.
     pub fn poll(&self) -> Result<Option<ExitStatus>> {
-        self.process.try_reap().map_err(|e| self.io_error("cannot poll", e))
+        self.process()
+            .try_reap()
+            .map_err(|e| self.io_error("cannot poll", e))
     }
 
     /// Waits for the child to exit.
@@ -179,7 +175,7 @@ impl Popen {
     }
 
     fn wait_deadline_raw(&self, deadline: Option<Instant>) -> Result<Option<ExitStatus>> {
-        self.process
+        self.process()
             .wait_deadline(deadline)
             .map_err(|e| self.io_error("cannot wait", e))
     }
@@ -196,7 +192,7 @@ impl Popen {
     /// # Ok::<(), pipe_run::Error>(())
     /// ```
     pub fn returncode(&self) -> Option<i32> {
-        let status = self.process.status()?;
+        let status = self.process().status()?;
         status
             .code()
             .or_else(|| crate::status::signal_of(&status).map(|s| -s))
@@ -252,7 +248,7 @@ impl Popen {
     /// [`ErrorKind::Io`](crate::ErrorKind::Io) (e.g. an invalid signal
     /// number).
     pub fn send_signal(&self, sig: i32) -> Result<()> {
-        self.process
+        self.process()
             .signal(sig)
             .map_err(|e| self.io_error(&format!("cannot send signal {sig}"), e))
     }
@@ -271,9 +267,9 @@ impl Popen {
     /// # Errors
     /// [`ErrorKind::Io`](crate::ErrorKind::Io) if the signal cannot be sent.
     pub fn send_signal_group(&self, sig: i32) -> Result<()> {
-        self.process
-            .signal_tree(sig)
-            .map_err(|e| self.io_error(&format!("cannot send signal {sig} to the process group"), e))
+        self.process().signal_tree(sig).map_err(|e| {
+            self.io_error(&format!("cannot send signal {sig} to the process group"), e)
+        })
     }
 
     /// Kills the child's process group (or the child, without one of its
@@ -383,31 +379,37 @@ impl Popen {
     ) -> Result<(Vec<u8>, Vec<u8>)> {
         let deadline = timeout.map(|t| Instant::now() + t);
         self.start_communication(input)?;
-        match self.serve(deadline)? {
-            Some(_) => {
-                let comm = self.comm.as_mut().expect("started above");
+        match self.exec.run(deadline) {
+            Ok(true) => {
+                let comm = self.exec.comm_mut();
                 Ok((comm.take(0), comm.take(1)))
             }
-            None => {
-                let comm = self.comm.as_ref().expect("started above");
-                let timeout = timeout.unwrap_or_default();
+            Ok(false) => {
+                let comm = self.exec.comm();
                 Err(Error::timed_out(
-                    self.command.clone(),
-                    timeout,
+                    self.exec.command().clone(),
+                    timeout.unwrap_or_default(),
                     false,
                     Vec::new(),
                     comm.snapshot(0),
                     comm.snapshot(1),
                 ))
             }
+            Err(e) => {
+                let comm = self.exec.comm_mut();
+                let (out, err) = (comm.take(0), comm.take(1));
+                Err(self
+                    .io_error("cannot talk to the child", e)
+                    .with_output(out, err))
+            }
         }
     }
 
     fn start_communication(&mut self, input: Option<&[u8]>) -> Result<()> {
-        if let Some(comm) = &self.comm {
-            if input.is_some() && (comm.writing() || self.input.is_none()) {
+        if self.communicating {
+            if input.is_some() {
                 return Err(Error::invalid(
-                    Some(self.command.clone()),
+                    Some(self.exec.command().clone()),
                     "communicate already started: call it again with no input to resume",
                 ));
             }
@@ -416,16 +418,16 @@ impl Popen {
         let data = match (input, self.input.take()) {
             (Some(_), Some(_)) => {
                 return Err(Error::invalid(
-                    Some(self.command.clone()),
+                    Some(self.exec.command().clone()),
                     "input was given both to the command and to communicate",
-                ))
+                ));
             }
             (Some(bytes), None) => Some(Arc::from(bytes)),
             (None, configured) => configured,
         };
         if input.is_some() && self.stdin.is_none() {
             return Err(Error::invalid(
-                Some(self.command.clone()),
+                Some(self.exec.command().clone()),
                 "communicate was given input but stdin is not a pipe (use .stdin(Redirect::Pipe))",
             ));
         }
@@ -436,68 +438,35 @@ impl Popen {
         ];
         let comm = Communicator::new(stdin, data, outputs)
             .map_err(|e| self.io_error("cannot set up the pipes", e))?;
-        self.comm = Some(comm);
+        self.exec.set_comm(comm);
+        self.communicating = true;
         Ok(())
-    }
-
-    /// Serves the pipes and waits for exit until `deadline`: `Some(status)`
-    /// when all is done, `None` on expiry.
-    fn serve(&mut self, deadline: Option<Instant>) -> Result<Option<ExitStatus>> {
-        let comm = self.comm.as_mut().expect("communication started");
-        let done = comm.run(deadline, Some(&self.process));
-        let done = match done {
-            Ok(done) => done,
-            Err(e) => {
-                let (out, err) = (comm.take(0), comm.take(1));
-                return Err(self.io_error("cannot talk to the child", e).with_output(out, err));
-            }
-        };
-        if !done {
-            return Ok(None);
-        }
-        self.wait_deadline_raw(deadline)
     }
 
     /// Runs to completion for the run-style methods: communicate, wait, and
     /// on timeout kill the process group and return the partial output.
     pub(crate) fn finish(&mut self, timeout: Option<Duration>) -> Result<Completed> {
-        let deadline = timeout.map(|t| self.started + t);
         self.start_communication(None)?;
-        match self.serve(deadline)? {
-            Some(status) => {
-                let comm = self.comm.as_mut().expect("started above");
-                let (out, err) = (comm.take(0), comm.take(1));
-                Ok(Completed::new(self.command.clone(), status, vec![status], out, err))
-            }
-            None => Err(self.expire(timeout.unwrap_or_default())),
-        }
-    }
-
-    /// The deadline passed: kill the group, keep what the pipes already
-    /// hold, and stop reading (an escaped descendant may hold them open).
-    fn expire(&mut self, timeout: Duration) -> Error {
-        let status = self.process.kill_tree_and_reap(KILL_GRACE);
-        let comm = self.comm.as_mut().expect("communication started");
-        comm.close_input();
-        comm.drain_available();
-        let (out, err) = (comm.take(0), comm.take(1));
-        self.comm = None;
-        Error::timed_out(
-            self.command.clone(),
-            timeout,
-            true,
-            status.into_iter().collect(),
-            out,
-            err,
-        )
+        self.exec.finish(timeout)
     }
 
     fn io_error(&self, context: &str, e: std::io::Error) -> Error {
-        Error::io(Some(self.command.clone()), context, e)
+        Error::io(Some(self.exec.command().clone()), context, e)
     }
 
-    pub(crate) fn process(&self) -> &Process {
-        &self.process
+    fn process(&self) -> &Process {
+        &self.exec.processes()[0]
+    }
+
+    /// The execution behind this handle (for the pool's scheduler).
+    pub(crate) fn into_execution(mut self) -> Result<Execution> {
+        self.start_communication(None)?;
+        let exec = std::mem::replace(
+            &mut self.exec,
+            Execution::new(Arc::from(""), Vec::new(), Instant::now()),
+        );
+        self.kill_on_drop = false;
+        Ok(exec)
     }
 }
 
@@ -505,16 +474,16 @@ impl fmt::Debug for Popen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Popen")
             .field("pid", &self.pid())
-            .field("command", &self.command)
-            .field("status", &self.process.status())
+            .field("command", &self.command())
+            .field("status", &self.process().status())
             .finish_non_exhaustive()
     }
 }
 
 impl Drop for Popen {
     fn drop(&mut self) {
-        if self.kill_on_drop && self.process.status().is_none() {
-            let _ = self.process.signal_tree(sys::SIGKILL);
+        if self.kill_on_drop && self.exec.statuses().is_none() {
+            let _ = self.exec.signal_tree(sys::SIGKILL);
         }
         // The fields drop next, pipes first; `Process::drop` hands a child
         // that still runs to the reaper.

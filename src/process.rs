@@ -20,7 +20,7 @@ use crate::sys;
 #[derive(Debug)]
 pub(crate) struct Process {
     pid: u32,
-    /// The process group we created for it, if any (its own pid).
+    /// The process group it was put in, if not ours.
     pgid: Option<u32>,
     /// Readable once the child has exited; `None` without pidfd support.
     pidfd: Option<OwnedFd>,
@@ -39,11 +39,13 @@ struct State {
 const FALLBACK_SLICE: Duration = Duration::from_millis(20);
 
 impl Process {
-    pub(crate) fn new(child: Child, own_group: bool) -> Process {
+    /// Wraps a freshly spawned child; `pgid` is the process group it was
+    /// put in, if not ours (then signals can reach its descendants).
+    pub(crate) fn new(child: Child, pgid: Option<u32>) -> Process {
         let pid = child.id();
         Process {
             pid,
-            pgid: own_group.then_some(pid),
+            pgid,
             pidfd: sys::pidfd_open(pid),
             state: Mutex::new(State {
                 child: Some(child),
@@ -93,7 +95,10 @@ impl Process {
 
     /// Waits for the child to exit, until `deadline` if given. Returns
     /// `Ok(None)` when the deadline passes first.
-    pub(crate) fn wait_deadline(&self, deadline: Option<Instant>) -> io::Result<Option<ExitStatus>> {
+    pub(crate) fn wait_deadline(
+        &self,
+        deadline: Option<Instant>,
+    ) -> io::Result<Option<ExitStatus>> {
         loop {
             if let Some(status) = self.try_reap()? {
                 return Ok(Some(status));

@@ -120,8 +120,13 @@ pub(crate) fn spawn(
     // readers as soon as the child (and its descendants) are done.
     drop(std_cmd);
     let child = spawned.map_err(|e| spawn_error(cmd, line, &program, e))?;
+    let pgid = match group {
+        Group::Inherit => None,
+        Group::New => Some(child.id()),
+        Group::Join(pgid) => Some(pgid),
+    };
     Ok(Spawned {
-        process: Process::new(child, group == Group::New),
+        process: Process::new(child, pgid),
         stdin: parent_in,
         stdout: outs.parent_out,
         stderr: outs.parent_err,
@@ -146,10 +151,14 @@ fn validate(cmd: &Command, line: &Arc<str>) -> Result<()> {
     for (key, value) in cmd.env_changes() {
         let shown = key.to_string_lossy();
         if key.is_empty() || key.as_bytes().contains(&b'=') || has_nul(key) {
-            return invalid(format!("environment variable name `{shown}` is empty or contains `=` or NUL"));
+            return invalid(format!(
+                "environment variable name `{shown}` is empty or contains `=` or NUL"
+            ));
         }
         if value.as_deref().is_some_and(has_nul) {
-            return invalid(format!("environment variable `{shown}` contains a NUL byte"));
+            return invalid(format!(
+                "environment variable `{shown}` contains a NUL byte"
+            ));
         }
     }
     if cmd.get_cwd().is_some_and(|d| has_nul(d.as_os_str())) {
@@ -230,7 +239,12 @@ fn search_path(name: &OsStr, path: Option<&OsStr>, cwd: Option<&Path>) -> Option
 fn spawn_error(cmd: &Command, line: &Arc<str>, program: &Path, err: io::Error) -> Error {
     let cwd = cmd.get_cwd();
     if let Some(dir) = cwd {
-        if !dir.is_dir() && matches!(err.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR | libc::EACCES)) {
+        if !dir.is_dir()
+            && matches!(
+                err.raw_os_error(),
+                Some(libc::ENOENT | libc::ENOTDIR | libc::EACCES)
+            )
+        {
             return Error::bad_cwd(line.clone(), dir, dir.exists());
         }
     }
@@ -246,7 +260,9 @@ fn spawn_error(cmd: &Command, line: &Arc<str>, program: &Path, err: io::Error) -
     };
     match err.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => match located {
-            Some(found) if on_disk(&found).exists() => Error::path_not_found(line.clone(), &found, true),
+            Some(found) if on_disk(&found).exists() => {
+                Error::path_not_found(line.clone(), &found, true)
+            }
             Some(found) => Error::path_not_found(line.clone(), &found, false),
             None => Error::program_not_found(
                 line.clone(),
@@ -254,8 +270,12 @@ fn spawn_error(cmd: &Command, line: &Arc<str>, program: &Path, err: io::Error) -
                 &shown_path(child_path(cmd).as_deref()),
             ),
         },
-        Some(libc::EACCES) => Error::permission_denied(line.clone(), &located.unwrap_or_else(|| program.to_owned())),
-        Some(libc::ENOEXEC) => Error::exec_format(line.clone(), &located.unwrap_or_else(|| program.to_owned())),
+        Some(libc::EACCES) => {
+            Error::permission_denied(line.clone(), &located.unwrap_or_else(|| program.to_owned()))
+        }
+        Some(libc::ENOEXEC) => {
+            Error::exec_format(line.clone(), &located.unwrap_or_else(|| program.to_owned()))
+        }
         _ => Error::io(Some(line.clone()), "cannot spawn", err),
     }
 }
@@ -290,7 +310,7 @@ fn output_ends(stdout: ChildIo, stderr: ChildIo, line: &Arc<str>) -> Result<Outp
             return Err(Error::invalid(
                 Some(line.clone()),
                 "stdout and stderr cannot both be Redirect::Merge",
-            ))
+            ));
         }
         (ChildIo::Merge, err) => {
             let err = target(err).map_err(io_err)?;
@@ -315,7 +335,10 @@ fn output_ends(stdout: ChildIo, stderr: ChildIo, line: &Arc<str>) -> Result<Outp
 fn target(io: ChildIo) -> io::Result<Target> {
     Ok(match io {
         ChildIo::Inherit | ChildIo::Merge => (None, None),
-        ChildIo::Null => (Some(File::options().write(true).open("/dev/null")?.into()), None),
+        ChildIo::Null => (
+            Some(File::options().write(true).open("/dev/null")?.into()),
+            None,
+        ),
         ChildIo::Pipe => {
             let (r, w) = os_pipe::pipe()?;
             (Some(w.into()), Some(r))

@@ -132,11 +132,7 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
 pub(crate) fn grow_pipe(fd: BorrowedFd<'_>, size: usize) -> usize {
     // SAFETY: fcntl on a borrowed descriptor; F_SETPIPE_SZ takes an int.
     let ret = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, size as libc::c_int) };
-    if ret > 0 {
-        ret as usize
-    } else {
-        DEFAULT_PIPE
-    }
+    if ret > 0 { ret as usize } else { DEFAULT_PIPE }
 }
 
 #[cfg(not(target_os = "linux"))]
