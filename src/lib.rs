@@ -57,6 +57,11 @@ mod spawn;
 mod status;
 mod sys;
 
+/// The README's examples are compiled and run as doctests, so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use crate::command::Command;
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::popen::Popen;
