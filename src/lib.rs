@@ -48,6 +48,7 @@ mod command;
 mod communicate;
 mod error;
 mod execution;
+mod inputs;
 mod parse;
 mod popen;
 mod process;
@@ -56,6 +57,7 @@ mod redirect;
 mod spawn;
 mod status;
 mod sys;
+mod template;
 
 /// The README's examples are compiled and run as doctests, so it stays true.
 #[cfg(doctest)]
@@ -64,6 +66,8 @@ struct ReadmeDoctests;
 
 pub use crate::command::Command;
 pub use crate::error::{Error, ErrorKind, Result};
+pub use crate::inputs::{Inputs, JobArgs};
 pub use crate::popen::Popen;
 pub use crate::redirect::Redirect;
 pub use crate::status::{Completed, describe_status, shell_exit_code};
+pub use crate::template::Template;
