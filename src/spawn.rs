@@ -1,9 +1,10 @@
 //! Turning a [`Command`] into a running child, with precise errors.
 //!
 //! Spawning stays on std's `posix_spawn` path: no `pre_exec` hook (which
-//! makes std fall back to `fork`, 54× slower from a parent holding 1 GiB).
-//! Process groups use `CommandExt::process_group`, which `posix_spawn`
-//! supports. std resets SIGPIPE and the signal mask in the child. Stray
+//! makes std fall back to `fork`, 54× slower from a parent holding 1 GiB),
+//! except from a thread that blocks signals (see below). Process groups use
+//! `CommandExt::process_group`, which `posix_spawn` supports. std resets
+//! SIGPIPE in the child but passes on the spawning thread's signal mask. Stray
 //! inheritable descriptors are handled in the parent (see
 //! `sys::cloexec_from_3`), and a PATH changed for the child is resolved
 //! here so that std need not fork to search it.
@@ -113,6 +114,11 @@ pub(crate) fn spawn(
     std_cmd.stdout(outs.child_out);
     std_cmd.stderr(outs.child_err);
 
+    // The child would inherit this thread's blocked signals (a program that
+    // blocks SIGTERM to `sigwait` for it would spawn children deaf to it).
+    if sys::thread_blocks_signals() {
+        sys::unblock_signals_in_child(&mut std_cmd);
+    }
     sys::cloexec_from_3();
     reaper::sweep();
     let spawned = std_cmd.spawn();

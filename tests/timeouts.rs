@@ -81,7 +81,10 @@ fn assert_dies(pid: u32, what: &str) {
 
 /// Every run-style method with a timeout, as a closure giving the error and the
 /// stdout it captured. `call` and `check_call` get stdout and stderr from redirects.
-fn methods() -> Vec<(&'static str, fn(&Command) -> Result<(), Error>)> {
+/// A run-style method, reduced to whether it failed.
+type Method = fn(&Command) -> Result<(), Error>;
+
+fn methods() -> Vec<(&'static str, Method)> {
     vec![
         ("call", |c| {
             c.clone().stdout(Redirect::Null).call().map(drop)
@@ -333,9 +336,12 @@ fn voluntary_switches() -> u64 {
         .expect("no voluntary_ctxt_switches in /proc/self/task/TID/status")
 }
 
+/// Whether a `call` came back as a test expects.
+type Expected = fn(&Result<ExitStatus, Error>) -> bool;
+
 #[test]
 fn waiting_for_a_timeout_burns_no_cpu_and_wakes_rarely() {
-    let runs: [(&str, Command, fn(&Result<ExitStatus, Error>) -> bool); 2] = [
+    let runs: [(&str, Command, Expected); 2] = [
         (
             "a child that exits before its timeout",
             Command::new(fixture("sleep"))

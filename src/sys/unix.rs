@@ -401,6 +401,47 @@ impl Drop for SigpipeGuard {
     }
 }
 
+/// Whether the calling thread blocks any signal.
+///
+/// A child inherits the signal mask of the thread that spawns it: std no
+/// longer resets it ("Inherit the signal mask from this process rather than
+/// resetting it", std `sys/process/unix/unix.rs`), and glibc's
+/// `posix_spawn` gives the child the caller's mask unless told otherwise.
+pub(crate) fn thread_blocks_signals() -> bool {
+    // SAFETY: a zeroed sigset_t is a valid (empty) set; with a null new set
+    // pthread_sigmask only reads this thread's mask into `mask`.
+    unsafe {
+        let mut mask = std::mem::zeroed::<libc::sigset_t>();
+        if libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask) != 0 {
+            return false;
+        }
+        (1..=64).any(|sig| libc::sigismember(&mask, sig) == 1)
+    }
+}
+
+/// Makes `cmd`'s child start with an empty signal mask.
+///
+/// It takes a `pre_exec` hook, which moves std from `posix_spawn` to
+/// `fork`, so callers use it only when [`thread_blocks_signals`] (rare).
+/// Emptying our own mask around `posix_spawn` instead would keep the fast
+/// path but let a signal pending for a `sigwait`/`signalfd` thread be
+/// delivered to this one, where its default action may kill the process.
+pub(crate) fn unblock_signals_in_child(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the hook runs between fork and exec and only calls
+    // sigemptyset and sigprocmask, which are async-signal-safe, on a local.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut empty = std::mem::zeroed::<libc::sigset_t>();
+            libc::sigemptyset(&mut empty);
+            if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// The conventional name of signal `sig` ("SIGKILL"), if it has one.
 pub(crate) fn signal_name(sig: i32) -> Option<&'static str> {
     let name = match sig {
