@@ -312,18 +312,6 @@ fn timeout_error_names_the_command_the_timeout_and_the_output_tail() {
     assert_eq!(e.to_string(), expected, "{}", show_err(&e));
 }
 
-/// CPU time this thread has used.
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into a local.
-    let ret = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(ret, 0, "clock_gettime failed");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
 /// Voluntary context switches of this thread so far: one per time it blocked.
 fn voluntary_switches() -> u64 {
     // SAFETY: gettid has no preconditions.
@@ -358,9 +346,12 @@ fn waiting_for_a_timeout_burns_no_cpu_and_wakes_rarely() {
         ),
     ];
     for (what, cmd, expected) in runs {
-        let (cpu, switches) = (thread_cpu_time(), voluntary_switches());
+        let (cpu, switches) = (common::thread_cpu_time(), voluntary_switches());
         let result = cmd.call();
-        let (cpu, switches) = (thread_cpu_time() - cpu, voluntary_switches() - switches);
+        let (cpu, switches) = (
+            common::thread_cpu_time() - cpu,
+            voluntary_switches() - switches,
+        );
         assert!(
             expected(&result),
             "{what}: {:?}",
