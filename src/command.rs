@@ -8,6 +8,7 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::capture::Capture;
 use crate::error::{Error, Result};
 use crate::parse;
 use crate::popen::Popen;
@@ -53,6 +54,8 @@ pub struct Command {
     timeout: Option<Duration>,
     new_process_group: Option<bool>,
     kill_on_drop: bool,
+    /// Callbacks and limits for stdout (0) and stderr (1); see `capture.rs`.
+    capture: [Capture; 2],
 }
 
 impl Command {
@@ -78,6 +81,7 @@ impl Command {
             timeout: None,
             new_process_group: None,
             kill_on_drop: false,
+            capture: Default::default(),
         }
     }
 
@@ -415,6 +419,36 @@ impl Command {
         self.kill_on_drop
     }
 
+    pub(crate) fn captures(&self) -> &[Capture; 2] {
+        &self.capture
+    }
+
+    pub(crate) fn capture_mut(&mut self, stream: usize) -> &mut Capture {
+        &mut self.capture[stream]
+    }
+
+    /// This command with a pipeline's working directory and environment
+    /// filled in where it sets none of its own (per variable).
+    pub(crate) fn with_defaults(
+        &self,
+        cwd: Option<&Path>,
+        env: &[(OsString, Option<OsString>)],
+    ) -> std::borrow::Cow<'_, Command> {
+        let adds_cwd = self.cwd.is_none() && cwd.is_some();
+        let mut missing = env
+            .iter()
+            .filter(|(k, _)| self.env.iter().all(|(own, _)| own != k));
+        if !adds_cwd && missing.clone().next().is_none() {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut cmd = self.clone();
+        if adds_cwd {
+            cmd.cwd = cwd.map(Path::to_owned);
+        }
+        cmd.env.extend(missing.by_ref().cloned());
+        std::borrow::Cow::Owned(cmd)
+    }
+
     /// The process group a run-style method puts the child in.
     pub(crate) fn group(&self, timed: bool) -> Group {
         match self.new_process_group {
@@ -526,6 +560,11 @@ impl Command {
     pub(crate) fn spawn_with(&self, out: Slot, err: Slot, group: Group) -> Result<Popen> {
         let line: Arc<str> = Arc::from(self.command_line());
         let stdin = self.stdin_io(&line)?;
+        let [cap_out, cap_err] = &self.capture;
+        cap_out.check_slot(self.stdout.as_ref(), "stdout", &line)?;
+        cap_err.check_slot(self.stderr.as_ref(), "stderr", &line)?;
+        let out = cap_out.default_slot(out);
+        let err = cap_err.default_slot(err);
         let stdout = ChildIo::from(self.stdout.clone().unwrap_or(out));
         let stderr = ChildIo::from(self.stderr.clone().unwrap_or(err));
         Popen::spawn(self, line, stdin, stdout, stderr, group)

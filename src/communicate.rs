@@ -19,6 +19,7 @@
 //! copies) and large captures are pre-faulted a few MiB ahead, so the kernel
 //! copies into memory that is already mapped.
 
+use crate::capture::{Capture, Sink};
 use crate::sys::{self, PollFd};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -50,6 +51,13 @@ pub(crate) struct Output {
     faulted: usize,
     /// `buf.capacity()` when `faulted` was computed.
     faulted_cap: usize,
+    /// Callbacks and a cap, if any were asked for (see `capture.rs`).
+    sink: Option<Box<Sink>>,
+    /// Read by the caller through [`Communicator::read_streamed`] instead
+    /// of by the loop (a `reader()`'s stdout).
+    streamed: bool,
+    /// The sink passed a limit that asks to kill the child.
+    kill_requested: bool,
 }
 
 impl Output {
@@ -73,9 +81,17 @@ impl Output {
             let chunk = self.pipe_size;
             self.prefault(chunk);
             let Some(fd) = &self.fd else { return Ok(()) };
-            match sys::read_append(fd.as_fd(), &mut self.buf, chunk) {
+            let start = self.buf.len();
+            let read = sys::read_append(fd.as_fd(), &mut self.buf, chunk);
+            if let (Ok(_), Some(sink)) = (&read, &mut self.sink) {
+                self.kill_requested |= sink.absorb(&mut self.buf, start);
+            }
+            match read {
                 Ok(0) => {
                     self.fd = None;
+                    if let Some(sink) = &mut self.sink {
+                        sink.flush_line();
+                    }
                     return Ok(());
                 }
                 Ok(n) if n < chunk => return Ok(()),
@@ -119,26 +135,64 @@ impl Output {
     /// keeps writing must not keep us here.
     fn drain_available(&mut self) {
         let Some(fd) = &self.fd else { return };
+        if self.streamed {
+            return;
+        }
         let mut left = self.pipe_size;
         while left > 0 {
+            let start = self.buf.len();
             match sys::read_append(fd.as_fd(), &mut self.buf, left) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => left -= n.min(left),
             }
+            if let Some(sink) = &mut self.sink {
+                sink.absorb(&mut self.buf, start);
+            }
         }
+    }
+
+    /// Reads straight into the caller's `buf` (a streamed output): one
+    /// `read`, `WouldBlock` when the pipe is empty, 0 at end of file.
+    fn read_streamed(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(fd) = &self.fd else { return Ok(0) };
+        let n = sys::read(fd.as_fd(), buf)?;
+        if n == 0 {
+            self.fd = None;
+        } else if n >= self.pipe_size {
+            // The pipe was full: the child outpaces the reader.
+            self.grow_pipe();
+        }
+        Ok(n)
     }
 
     pub(crate) fn is_open(&self) -> bool {
         self.fd.is_some()
     }
 
-    /// Everything collected so far.
+    /// Everything collected so far (with a limit, possibly more than it
+    /// keeps in the end: see [`kept`](Self::kept)).
     pub(crate) fn data(&self) -> &[u8] {
         &self.buf
     }
 
+    /// A copy of what [`take`](Self::take) would return now.
+    pub(crate) fn kept(&self) -> Vec<u8> {
+        match &self.sink {
+            Some(sink) => sink.view(&self.buf),
+            None => self.buf.clone(),
+        }
+    }
+
+    /// Bytes read but not kept because of a limit.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.sink.as_ref().map_or(0, |s| s.dropped())
+    }
+
     /// Takes the collected bytes, trimming excess capacity.
     pub(crate) fn take(&mut self) -> Vec<u8> {
+        if let Some(sink) = &mut self.sink {
+            sink.finish(&mut self.buf);
+        }
         let mut buf = std::mem::take(&mut self.buf);
         if buf.capacity() - buf.len() > 4096.max(buf.len() / 8) {
             buf.shrink_to_fit();
@@ -207,7 +261,7 @@ impl Communicator {
         if let Some(input) = &self.input {
             fds.push(sys::poll_fd(input.fd.as_fd(), sys::POLLOUT));
         }
-        for output in &self.outputs {
+        for output in self.outputs.iter().filter(|o| !o.streamed) {
             if let Some(fd) = &output.fd {
                 fds.push(sys::poll_fd(fd.as_fd(), sys::POLLIN));
             }
@@ -229,7 +283,7 @@ impl Communicator {
             let found = self
                 .outputs
                 .iter_mut()
-                .find(|o| o.fd.as_ref().is_some_and(|fd| fd.as_raw_fd() == pfd.fd));
+                .find(|o| !o.streamed && o.fd.as_ref().is_some_and(|fd| fd.as_raw_fd() == pfd.fd));
             if let Some(output) = found {
                 output.read_some()?;
             }
@@ -284,9 +338,49 @@ impl Communicator {
 
     /// A copy of output `i` collected so far.
     pub(crate) fn snapshot(&self, i: usize) -> Vec<u8> {
-        self.outputs
-            .get(i)
-            .map(|o| o.data().to_vec())
-            .unwrap_or_default()
+        self.outputs.get(i).map(Output::kept).unwrap_or_default()
+    }
+
+    /// Applies callbacks and a limit to output `i` from now on.
+    pub(crate) fn capture(&mut self, i: usize, capture: &Capture) {
+        if let Some(output) = self.outputs.get_mut(i) {
+            output.sink = capture.sink();
+        }
+    }
+
+    /// Bytes of output `i` read but not kept because of a limit.
+    pub(crate) fn dropped(&self, i: usize) -> u64 {
+        self.outputs.get(i).map_or(0, Output::dropped)
+    }
+
+    /// Whether a limit asked to kill the child since the last call.
+    pub(crate) fn take_kill_request(&mut self) -> bool {
+        let mut any = false;
+        for output in &mut self.outputs {
+            any |= std::mem::take(&mut output.kill_requested);
+        }
+        any
+    }
+
+    /// Leaves output `i` to the caller, who reads it with
+    /// [`read_streamed`](Self::read_streamed); the loop serves the others.
+    pub(crate) fn stream(&mut self, i: usize) {
+        if let Some(output) = self.outputs.get_mut(i) {
+            output.streamed = true;
+        }
+    }
+
+    /// The pipe of streamed output `i`, while it is open.
+    pub(crate) fn streamed_fd(&self, i: usize) -> Option<std::os::fd::BorrowedFd<'_>> {
+        let output = self.outputs.get(i)?;
+        output.fd.as_ref().map(|fd| fd.as_fd())
+    }
+
+    /// One non-blocking read of streamed output `i` into `buf`.
+    pub(crate) fn read_streamed(&mut self, i: usize, buf: &mut [u8]) -> io::Result<usize> {
+        match self.outputs.get_mut(i) {
+            Some(output) => output.read_streamed(buf),
+            None => Ok(0),
+        }
     }
 }

@@ -51,6 +51,10 @@ impl Execution {
         self.strict_sigpipe = strict;
     }
 
+    pub(crate) fn strict_sigpipe(&self) -> bool {
+        self.strict_sigpipe
+    }
+
     pub(crate) fn set_comm(&mut self, comm: Communicator) {
         self.comm = comm;
     }
@@ -86,9 +90,13 @@ impl Execution {
         }
     }
 
-    /// Serves ready pipes and reaps processes whose pidfd fired.
+    /// Serves ready pipes and reaps processes whose pidfd fired; kills
+    /// every process tree when an output limit asks to.
     pub(crate) fn on_ready(&mut self, fds: &[PollFd]) -> io::Result<()> {
         self.comm.on_ready(fds)?;
+        if self.comm.take_kill_request() {
+            self.signal_tree(sys::SIGKILL)?;
+        }
         for p in &self.processes {
             let Some(fd) = p.pidfd() else { continue };
             let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
@@ -165,6 +173,47 @@ impl Execution {
         let status = overall_status(&statuses, self.strict_sigpipe).expect("at least one process");
         let (out, err) = (self.comm.take(0), self.comm.take(1));
         Completed::new(self.command.clone(), status, statuses, out, err)
+            .with_dropped(self.comm.dropped(0), self.comm.dropped(1))
+    }
+
+    /// Reads from output `i`, which the caller streams (see
+    /// [`Communicator::stream`]), into `buf`, serving stdin and the other
+    /// outputs while it waits: the engine of `reader()`. The child is read
+    /// only as fast as the caller reads, so memory stays bounded.
+    ///
+    /// Returns the bytes read (0 at end of file), or `Ok(None)` once
+    /// `deadline` passes. Processes are not reaped here; the pidfds stay out
+    /// of the poll set, since an exited child's pidfd would keep it ready.
+    pub(crate) fn read_stream(
+        &mut self,
+        i: usize,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> io::Result<Option<usize>> {
+        let _guard =
+            (self.comm.writing() && sys::sigpipe_is_default()).then(sys::SigpipeGuard::new);
+        let mut fds = Vec::with_capacity(4);
+        loop {
+            // Try first: when the child outpaces us the data is already
+            // there, and one `read` is all it costs.
+            match self.comm.read_streamed(i, buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                other => return other.map(Some),
+            }
+            fds.clear();
+            self.comm.interest(&mut fds);
+            let Some(fd) = self.comm.streamed_fd(i) else {
+                return Ok(Some(0));
+            };
+            fds.push(sys::poll_fd(fd, sys::POLLIN));
+            if sys::poll(&mut fds, deadline)? == 0 {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(None);
+                }
+                continue;
+            }
+            self.on_ready(&fds)?;
+        }
     }
 
     /// Sends `sig` to every process's group (or the process, without a

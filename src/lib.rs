@@ -44,6 +44,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(rust_2018_idioms)]
 
+mod capture;
 mod command;
 mod communicate;
 mod error;
@@ -65,6 +66,7 @@ mod template;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+pub use crate::capture::{Keep, OutputLimit};
 pub use crate::command::Command;
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::inputs::{Inputs, JobArgs};

@@ -6,6 +6,7 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::capture::Capture;
 use crate::command::Command;
 use crate::communicate::Communicator;
 use crate::error::{Error, Result};
@@ -54,6 +55,8 @@ pub struct Popen {
     communicating: bool,
     /// Input configured on the command, written by the first communicate.
     input: Option<Arc<[u8]>>,
+    /// Callbacks and limits for stdout and stderr, applied by communicate.
+    capture: [Capture; 2],
     exec: Execution,
     kill_on_drop: bool,
 }
@@ -75,6 +78,7 @@ impl Popen {
             stderr: spawned.stderr,
             communicating: false,
             input: cmd.get_input().cloned(),
+            capture: cmd.captures().clone(),
             exec: Execution::new(command, vec![spawned.process], started),
             kill_on_drop: cmd.kills_on_drop(),
         })
@@ -436,8 +440,11 @@ impl Popen {
             self.stdout.take().map(OwnedFd::from),
             self.stderr.take().map(OwnedFd::from),
         ];
-        let comm = Communicator::new(stdin, data, outputs)
+        let mut comm = Communicator::new(stdin, data, outputs)
             .map_err(|e| self.io_error("cannot set up the pipes", e))?;
+        for (i, capture) in self.capture.iter().enumerate() {
+            comm.capture(i, capture);
+        }
         self.exec.set_comm(comm);
         self.communicating = true;
         Ok(())

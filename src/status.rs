@@ -33,6 +33,8 @@ pub struct Completed {
     pub stderr: Vec<u8>,
     statuses: Vec<ExitStatus>,
     command: Arc<str>,
+    /// Bytes of stdout and stderr read but not kept (output limits).
+    dropped: [u64; 2],
 }
 
 impl Completed {
@@ -49,7 +51,40 @@ impl Completed {
             stderr,
             statuses,
             command,
+            dropped: [0; 2],
         }
+    }
+
+    /// Records how many bytes of stdout and stderr an output limit dropped.
+    pub(crate) fn with_dropped(mut self, stdout: u64, stderr: u64) -> Completed {
+        self.dropped = [stdout, stderr];
+        self
+    }
+
+    /// How many bytes of stdout were read but not kept because of a
+    /// [`stdout_limit`](crate::Command::stdout_limit); 0 without one.
+    ///
+    /// ```
+    /// use pipe_run::{Command, OutputLimit};
+    /// let done = Command::new("seq").arg("3").stdout_limit(OutputLimit::head(2)).run()?;
+    /// assert_eq!((&done.stdout[..], done.stdout_dropped()), (&b"1\n"[..], 4));
+    /// # Ok::<(), pipe_run::Error>(())
+    /// ```
+    pub fn stdout_dropped(&self) -> u64 {
+        self.dropped[0]
+    }
+
+    /// How many bytes of stderr were read but not kept because of a
+    /// [`stderr_limit`](crate::Command::stderr_limit); 0 without one.
+    ///
+    /// ```
+    /// use pipe_run::{Command, OutputLimit};
+    /// let done = Command::shell("seq 3 >&2").stderr_limit(OutputLimit::tail(2)).run()?;
+    /// assert_eq!((&done.stderr[..], done.stderr_dropped()), (&b"3\n"[..], 4));
+    /// # Ok::<(), pipe_run::Error>(())
+    /// ```
+    pub fn stderr_dropped(&self) -> u64 {
+        self.dropped[1]
     }
 
     /// Turns a failed run into an error of kind
