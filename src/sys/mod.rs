@@ -9,6 +9,10 @@
 #[path = "unix.rs"]
 mod imp;
 
+/// Catching stop signals (a self-pipe) and signal numbers by name.
+#[cfg(unix)]
+pub(crate) mod signals;
+
 #[cfg(not(unix))]
 compile_error!("pipe-run supports Unix-like systems only (for now)");
 
