@@ -427,3 +427,20 @@ fn dropping_many_running_children_leaves_no_zombie() {
         zombie_children()
     );
 }
+
+#[test]
+fn spawn_does_not_apply_the_command_timeout() {
+    // A timeout is for the run-style methods; a Popen is waited on with its own.
+    let p = ok(
+        sleeper("30")
+            .timeout(Duration::from_millis(50))
+            .kill_on_drop(true)
+            .spawn(),
+        "spawn",
+    );
+    assert_eq!(
+        ok(p.wait_timeout(Duration::from_millis(300)), "wait_timeout"),
+        None
+    );
+    assert!(process_alive(p.pid()));
+}

@@ -366,3 +366,45 @@ fn waiting_for_a_timeout_burns_no_cpu_and_wakes_rarely() {
         assert!(switches <= 10, "{what}: blocked {switches} times");
     }
 }
+
+#[test]
+fn timeout_keeps_an_exact_prefix_of_a_never_ending_stream() {
+    // 64 KiB every 2 ms for as long as it lives: the partial output must be exactly
+    // the start of the pattern, with nothing lost or repeated at the cut.
+    let timeout = Duration::from_millis(300);
+    let cmd = Command::new(fixture("spew"))
+        .args(["--stdout", "1G", "--chunk", "64K", "--delay-ms", "2"])
+        .timeout(timeout);
+    let (result, elapsed) = timed(|| cmd.check_output());
+    let e = err(result, "check_output");
+    assert_killed_at_timeout(&e, timeout, elapsed);
+    assert!(e.stdout().len() >= 64 << 10, "{}", show_err(&e));
+    common::assert_bytes(
+        "partial stdout",
+        e.stdout(),
+        &spew_bytes(e.stdout().len()),
+        "",
+    );
+}
+
+#[test]
+fn timeout_of_a_shell_command_kills_the_program_the_shell_did_not_exec() {
+    // dash runs `sleep` as a child of its own (it does not exec the last command), so
+    // only killing the group reaches it.
+    let script = format!(
+        "'{}' 30 --print-pid; echo never",
+        fixture("sleep").display()
+    );
+    let timeout = Duration::from_millis(700);
+    let cmd = Command::shell(script).timeout(timeout);
+    let (result, elapsed) = timed(|| cmd.run());
+    let e = err(result, "run");
+    assert_killed_at_timeout(&e, timeout, elapsed);
+    let text = String::from_utf8_lossy(e.stdout()).into_owned();
+    let pid: u32 = text
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no pid from sleep --print-pid{}", show_err(&e)));
+    let _cleanup = KillOnDrop(pid);
+    assert_dies(pid, "the shell's sleep");
+}
