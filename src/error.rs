@@ -46,7 +46,8 @@ pub enum ErrorKind {
     /// The request itself is invalid (a NUL byte in an argument, an empty
     /// program, conflicting settings), found before anything was spawned.
     InvalidInput,
-    /// A pooled job was cancelled before it ran.
+    /// A pooled job was cancelled: before it ran, or killed while running
+    /// because the pool stopped (fail-fast, `Pool::terminate`).
     Cancelled,
     /// Any other I/O failure while spawning or talking to the child.
     Io,
@@ -113,6 +114,14 @@ enum What {
     Invalid(String),
     #[error("was cancelled before it started")]
     Cancelled,
+    #[error("was killed while running: {0}")]
+    Stopped(String),
+    #[error("{unfinished} (of {total}) jobs unfinished after {after:?}")]
+    Unfinished {
+        unfinished: usize,
+        total: usize,
+        after: Duration,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -138,7 +147,10 @@ impl Inner {
 
     fn render(&self) -> String {
         let mut out = match (&self.command, &self.what) {
-            (Some(cmd), What::Failed(_) | What::Timeout { .. } | What::Cancelled) => {
+            (
+                Some(cmd),
+                What::Failed(_) | What::Timeout { .. } | What::Cancelled | What::Stopped(_),
+            ) => {
                 format!("command `{cmd}` {}", self.what)
             }
             (Some(cmd), _) => format!("command `{cmd}`: {}", self.what),
@@ -297,6 +309,39 @@ impl Error {
         ))
     }
 
+    /// A pooled job killed while it ran (fail-fast, `Pool::terminate`):
+    /// kind [`ErrorKind::Cancelled`], with whatever it printed.
+    pub(crate) fn stopped(
+        command: Arc<str>,
+        reason: impl Into<String>,
+        statuses: Vec<ExitStatus>,
+        stdout: Vec<u8>,
+        stderr: Vec<u8>,
+    ) -> Error {
+        let mut inner = Inner::new(
+            ErrorKind::Cancelled,
+            What::Stopped(reason.into()),
+            Some(command),
+        );
+        inner.status = crate::status::overall_status(&statuses, false);
+        inner.statuses = statuses;
+        inner.stdout = stdout;
+        inner.stderr = stderr;
+        Error::from_inner(inner)
+    }
+
+    /// Waiting for a set of jobs timed out with some still unfinished.
+    pub(crate) fn unfinished(unfinished: usize, total: usize, after: Duration) -> Error {
+        let what = What::Unfinished {
+            unfinished,
+            total,
+            after,
+        };
+        let mut inner = Inner::new(ErrorKind::Timeout, what, None);
+        inner.timeout = Some(after);
+        Error::from_inner(inner)
+    }
+
     pub(crate) fn io(
         command: Option<Arc<str>>,
         context: impl Into<String>,
@@ -427,6 +472,85 @@ impl Error {
             What::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+impl Clone for What {
+    fn clone(&self) -> What {
+        match self {
+            What::ProgramNotFound { program, searched } => What::ProgramNotFound {
+                program: program.clone(),
+                searched: searched.clone(),
+            },
+            What::PathNotFound(s) => What::PathNotFound(s.clone()),
+            What::InterpreterNotFound(s) => What::InterpreterNotFound(s.clone()),
+            What::NoSuchDirectory(s) => What::NoSuchDirectory(s.clone()),
+            What::NotADirectory(s) => What::NotADirectory(s.clone()),
+            What::PermissionDenied(s) => What::PermissionDenied(s.clone()),
+            What::ExecFormat(s) => What::ExecFormat(s.clone()),
+            What::Failed(s) => What::Failed(s.clone()),
+            What::Timeout { after, killed } => What::Timeout {
+                after: *after,
+                killed: *killed,
+            },
+            What::Parse {
+                input,
+                reason,
+                position,
+            } => What::Parse {
+                input: input.clone(),
+                reason: reason.clone(),
+                position: *position,
+            },
+            What::Invalid(s) => What::Invalid(s.clone()),
+            What::Cancelled => What::Cancelled,
+            What::Stopped(s) => What::Stopped(s.clone()),
+            What::Unfinished {
+                unfinished,
+                total,
+                after,
+            } => What::Unfinished {
+                unfinished: *unfinished,
+                total: *total,
+                after: *after,
+            },
+            // io::Error is not Clone: keep its kind, OS code and message.
+            What::Io { context, source } => What::Io {
+                context: context.clone(),
+                source: match source.raw_os_error() {
+                    Some(code) => io::Error::from_raw_os_error(code),
+                    None => io::Error::new(source.kind(), source.to_string()),
+                },
+            },
+        }
+    }
+}
+
+impl Clone for Error {
+    /// A copy with the same kind, message, status and output. An underlying
+    /// [`io::Error`] is rebuilt from its OS code (or kind and message), as
+    /// `io::Error` itself is not `Clone`. The pool hands each waiter on a
+    /// [`Job`](crate::Job) its own copy.
+    ///
+    /// ```
+    /// let err = pipe_run::Command::new("false").check_call().unwrap_err();
+    /// let copy = err.clone();
+    /// assert_eq!(copy.to_string(), err.to_string());
+    /// assert_eq!(copy.kind(), err.kind());
+    /// ```
+    fn clone(&self) -> Error {
+        let i = &self.inner;
+        Error::from_inner(Inner {
+            kind: i.kind,
+            what: i.what.clone(),
+            command: i.command.clone(),
+            status: i.status,
+            statuses: i.statuses.clone(),
+            stdout: i.stdout.clone(),
+            stderr: i.stderr.clone(),
+            path: i.path.clone(),
+            timeout: i.timeout,
+        })
     }
 }
 

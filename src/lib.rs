@@ -41,6 +41,34 @@
 //! is reaped, and an [`ErrorKind::Timeout`] error returns whatever was
 //! captured. Waiting sleeps in the kernel (a pidfd on Linux) and wakes once,
 //! at the deadline or at the exit.
+//!
+//! ## Pool
+//! A [`Pool`] runs many commands at once, at most `workers` at a time, each
+//! with its output captured, like Python's `concurrent.futures` for external
+//! programs. One scheduler thread serves every job from one `poll` (no
+//! thread per job), refills a slot the moment its job ends, puts each job in
+//! a process group of its own so that killing a job kills its descendants,
+//! and can share `make -jN`'s jobserver.
+//!
+//! ```
+//! use std::time::Duration;
+//! use pipe_run::{Command, Pool};
+//!
+//! let pool = Pool::builder().workers(4).timeout(Duration::from_secs(60)).build()?;
+//! // Results in input order, lazily, a bounded number submitted ahead.
+//! let outputs: Vec<String> = pool
+//!     .map(["a", "b", "c"].map(|w| Command::new("echo").arg(w)))
+//!     .map(|r| r.map(|done| done.stdout_text()))
+//!     .collect::<Result<_, _>>()?;
+//! assert_eq!(outputs, ["a\n", "b\n", "c\n"]);
+//!
+//! // Or one job at a time, with a callback.
+//! let job = pool.submit(Command::new("false"))?;
+//! job.on_done(|job| eprintln!("job {} done", job.id()));
+//! assert!(job.result().is_err());
+//! drop(pool); // waits for everything submitted
+//! # Ok::<(), pipe_run::Error>(())
+//! ```
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(rust_2018_idioms)]
 
@@ -53,6 +81,7 @@ mod inputs;
 mod joblog;
 mod parse;
 mod pipeline;
+mod pool;
 mod popen;
 mod process;
 mod reader;
@@ -75,6 +104,10 @@ pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::inputs::{Inputs, JobArgs};
 pub use crate::joblog::{JobLog, JobLogEntry, Resume};
 pub use crate::pipeline::{Pipeline, PipelineHandle};
+pub use crate::pool::{
+    AsCompleted, Event, Events, FailurePolicy, Job, JobReport, Map, MapUnordered, Pool,
+    PoolBuilder, Slot, Summary, Task, TaskSpec, as_completed,
+};
 pub use crate::popen::Popen;
 pub use crate::reader::ReaderHandle;
 pub use crate::redirect::Redirect;

@@ -610,6 +610,17 @@ impl Pipeline {
         self.start_with(Slot::Pipe, Slot::Pipe, Group::New)
     }
 
+    /// Whether stdin or input is set, on the pipeline or its first stage
+    /// (a pool gives its jobs `/dev/null` otherwise).
+    pub(crate) fn stdin_configured(&self) -> bool {
+        self.stdin.is_some()
+            || self.input.is_some()
+            || self
+                .stages
+                .first()
+                .is_some_and(|c| c.stdin_slot().is_some() || c.get_input().is_some())
+    }
+
     /// The process group for a run (`timed`: a timeout applies).
     pub(crate) fn group(&self, timed: bool) -> Group {
         match self.new_process_group {

@@ -1,0 +1,181 @@
+//! The seam between the scheduler and where jobs run: a [`Launcher`] turns
+//! a [`TaskSpec`] into a [`Running`] job the scheduler can poll.
+//!
+//! Only the local launcher exists today. One for other machines would wrap
+//! the command (`ssh host -- 'cmd line'`, `srun …`) and start that locally,
+//! or hand back any other `Running`: the scheduler only sees the trait.
+
+use std::io;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::error::Result;
+use crate::execution::Execution;
+use crate::redirect::Slot as Redirect;
+use crate::spawn::Group;
+use crate::status::Completed;
+use crate::sys::{self, PollFd};
+
+use super::task::{Kind, TaskSpec};
+
+/// Starts jobs. Called on the scheduler thread: it must not block longer
+/// than a spawn.
+pub(crate) trait Launcher: Send {
+    /// Starts one attempt of `task`, in a process group of its own, with
+    /// stdout and stderr captured unless the task redirects them.
+    fn launch(&mut self, task: &TaskSpec) -> Result<Running>;
+}
+
+/// Runs jobs on this machine: `posix_spawn` through the core engine.
+#[derive(Debug, Default)]
+pub(crate) struct Local;
+
+impl Launcher for Local {
+    fn launch(&mut self, task: &TaskSpec) -> Result<Running> {
+        match &task.kind {
+            Kind::Command(cmd) => {
+                let popen = cmd.spawn_with(Redirect::Pipe, Redirect::Pipe, Group::New)?;
+                Ok(Running::Exec(popen.into_execution()?))
+            }
+            Kind::Pipeline(pipeline) => Ok(Running::Exec(pipeline.start()?)),
+            #[cfg(feature = "duct")]
+            Kind::Duct(expr) => Ok(Running::Duct(super::duct::DuctRun::start(
+                expr,
+                task.line().clone(),
+            )?)),
+        }
+    }
+}
+
+/// A started job as the scheduler drives it.
+#[derive(Debug)]
+pub(crate) enum Running {
+    /// Processes and pipes served by the scheduler's own poll.
+    Exec(Execution),
+    /// A duct expression: duct's threads serve the pipes, we watch pidfds.
+    #[cfg(feature = "duct")]
+    Duct(super::duct::DuctRun),
+}
+
+impl Running {
+    pub(crate) fn command(&self) -> &Arc<str> {
+        match self {
+            Running::Exec(e) => e.command(),
+            #[cfg(feature = "duct")]
+            Running::Duct(d) => d.command(),
+        }
+    }
+
+    pub(crate) fn pid(&self) -> Option<u32> {
+        match self {
+            Running::Exec(e) => e.processes().first().map(|p| p.pid()),
+            #[cfg(feature = "duct")]
+            Running::Duct(d) => d.pid(),
+        }
+    }
+
+    pub(crate) fn started(&self) -> Instant {
+        match self {
+            Running::Exec(e) => e.started(),
+            #[cfg(feature = "duct")]
+            Running::Duct(d) => d.started(),
+        }
+    }
+
+    pub(crate) fn interest(&self, fds: &mut Vec<PollFd>) {
+        match self {
+            Running::Exec(e) => e.interest(fds),
+            #[cfg(feature = "duct")]
+            Running::Duct(d) => d.interest(fds),
+        }
+    }
+
+    /// Serves the ready descriptors among `fds` (this job's own entries).
+    pub(crate) fn on_ready(&mut self, fds: &[PollFd]) -> io::Result<()> {
+        match self {
+            Running::Exec(e) => e.on_ready(fds),
+            #[cfg(feature = "duct")]
+            Running::Duct(d) => d.on_ready(fds),
+        }
+    }
+
+    /// Whether the scheduler must come back soon without an event: a
+    /// process without a pidfd, or duct's threads still finishing.
+    pub(crate) fn needs_tick(&self) -> bool {
+        match self {
+            Running::Exec(e) => e
+                .processes()
+                .iter()
+                .any(|p| p.pidfd().is_none() && p.status().is_none()),
+            #[cfg(feature = "duct")]
+            Running::Duct(d) => d.needs_tick(),
+        }
+    }
+
+    /// Checks without an event (see [`needs_tick`](Self::needs_tick)).
+    pub(crate) fn tick(&mut self) -> io::Result<()> {
+        match self {
+            Running::Exec(e) => e.reap_exited().map(drop),
+            #[cfg(feature = "duct")]
+            Running::Duct(d) => d.tick(),
+        }
+    }
+
+    /// Every pipe done and every process reaped.
+    pub(crate) fn is_finished(&self) -> bool {
+        match self {
+            Running::Exec(e) => e.is_finished(),
+            #[cfg(feature = "duct")]
+            Running::Duct(d) => d.is_finished(),
+        }
+    }
+
+    /// Every process has exited (pipes may still be open).
+    pub(crate) fn all_exited(&self) -> bool {
+        match self {
+            Running::Exec(e) => e.statuses().is_some(),
+            #[cfg(feature = "duct")]
+            Running::Duct(d) => d.all_exited(),
+        }
+    }
+
+    /// The result of a finished job (see [`is_finished`](Self::is_finished));
+    /// a non-zero exit is not an error yet.
+    pub(crate) fn complete(&mut self) -> Result<Completed> {
+        match self {
+            Running::Exec(e) => Ok(e.complete()),
+            #[cfg(feature = "duct")]
+            Running::Duct(d) => d.complete(),
+        }
+    }
+
+    /// SIGKILL to every process group of the job; stops writing input.
+    pub(crate) fn kill(&mut self) {
+        match self {
+            Running::Exec(e) => {
+                let _ = e.signal_tree(sys::SIGKILL);
+                e.comm_mut().close_input();
+            }
+            #[cfg(feature = "duct")]
+            Running::Duct(d) => d.kill(),
+        }
+    }
+
+    /// After a kill: the statuses reaped so far and the output collected,
+    /// without waiting for the pipes (an escaped descendant may hold them).
+    pub(crate) fn abandon(&mut self) -> (Vec<ExitStatus>, Vec<u8>, Vec<u8>) {
+        match self {
+            Running::Exec(e) => {
+                let comm = e.comm_mut();
+                comm.drain_available();
+                let (out, err) = (comm.take(0), comm.take(1));
+                e.set_comm(Default::default());
+                let statuses = e.processes().iter().filter_map(|p| p.status()).collect();
+                (statuses, out, err)
+            }
+            #[cfg(feature = "duct")]
+            Running::Duct(d) => d.abandon(),
+        }
+    }
+}
