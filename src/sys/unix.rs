@@ -442,6 +442,8 @@ pub(crate) fn thread_blocks_signals() -> bool {
 /// Emptying our own mask around `posix_spawn` instead would keep the fast
 /// path but let a signal pending for a `sigwait`/`signalfd` thread be
 /// delivered to this one, where its default action may kill the process.
+/// The price: on the `fork` path std execs with `execvp`, which runs a file
+/// of no known format through `/bin/sh` instead of failing with ENOEXEC.
 pub(crate) fn unblock_signals_in_child(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the hook runs between fork and exec and only calls
