@@ -326,7 +326,13 @@ fn communicate_refuses_input_when_stdin_is_not_a_pipe() {
 #[test]
 fn communicate_times_out_on_a_child_without_pipes_then_returns_its_status() {
     let _serial = serial();
-    let mut p = ok(Command::new(fixture("sleep")).arg("30").spawn(), "spawn");
+    let mut p = ok(
+        Command::new(fixture("sleep"))
+            .arg("30")
+            .kill_on_drop(true)
+            .spawn(),
+        "spawn",
+    );
     let e = err(
         p.communicate(None, Some(Duration::from_millis(100))),
         "communicate",

@@ -43,8 +43,10 @@ fn open_pidfds() -> Vec<String> {
         .collect()
 }
 
+/// The `sleep` fixture, killed if its `Popen` drops (say, when an assertion fails)
+/// unless a test sets `kill_on_drop(false)`.
 fn sleeper(secs: &str) -> Command {
-    Command::new(fixture("sleep")).arg(secs)
+    Command::new(fixture("sleep")).arg(secs).kill_on_drop(true)
 }
 
 #[test]
@@ -324,9 +326,10 @@ fn communicate_resumes_after_a_timeout_without_losing_a_byte() {
 #[test]
 fn dropped_children_are_reaped_by_a_later_spawn() {
     no_pidfd();
-    let exits = ok(sleeper("0.05").spawn(), "spawn").pid();
+    let exits = ok(sleeper("0.05").kill_on_drop(false).spawn(), "spawn").pid();
     let killed = ok(sleeper("30").kill_on_drop(true).spawn(), "spawn").pid();
-    let running = ok(sleeper("30").spawn(), "spawn").pid();
+    let running = ok(sleeper("30").kill_on_drop(false).spawn(), "spawn").pid();
+    let _cleanup = KillOnDrop(running);
     assert!(wait_until(Duration::from_secs(5), || !process_alive(exits)
         && !process_alive(killed)));
     assert!(

@@ -14,8 +14,10 @@ use common::{KillOnDrop, TempDir, assert_reaped, err, kill, noise, ok, read_pid_
 use pipe_run::{Command, Completed, Error, ErrorKind, Popen, Redirect};
 use support::{children_of, fixture, process_alive, wait_until, zombie_children};
 
+/// The `sleep` fixture, killed if its `Popen` drops (say, when an assertion fails)
+/// unless a test sets `kill_on_drop(false)`.
 fn sleeper(secs: &str) -> Command {
-    Command::new(fixture("sleep")).arg(secs)
+    Command::new(fixture("sleep")).arg(secs).kill_on_drop(true)
 }
 
 /// Asserts `status` is a death by `sig`.
@@ -38,7 +40,7 @@ fn public_types_are_send_and_sync() {
 
 #[test]
 fn pid_is_our_direct_child() {
-    let p = ok(sleeper("30").kill_on_drop(true).spawn(), "spawn");
+    let p = ok(sleeper("30").spawn(), "spawn");
     assert!(
         children_of(std::process::id()).contains(&p.pid()),
         "{} is not among our children {:?}",
@@ -175,7 +177,7 @@ fn send_signal_delivers_the_given_signal() {
 
 #[test]
 fn send_signal_with_an_invalid_signal_is_an_io_error() {
-    let p = ok(sleeper("30").kill_on_drop(true).spawn(), "spawn");
+    let p = ok(sleeper("30").spawn(), "spawn");
     let e = err(p.send_signal(1000), "send_signal(1000)");
     assert_eq!(e.kind(), ErrorKind::Io, "{}", show_err(&e));
     assert_eq!(ok(p.poll(), "poll"), None, "the child must be unharmed");
@@ -304,8 +306,15 @@ fn take_stdin_and_take_stdout_give_the_raw_pipe_ends() {
 
 #[test]
 fn drop_neither_blocks_nor_kills_and_the_child_is_reaped_when_it_exits() {
-    let p = ok(sleeper("30").stdout(Redirect::Pipe).spawn(), "spawn");
+    let p = ok(
+        sleeper("30")
+            .stdout(Redirect::Pipe)
+            .kill_on_drop(false)
+            .spawn(),
+        "spawn",
+    );
     let pid = p.pid();
+    let _cleanup = KillOnDrop(pid);
     let start = Instant::now();
     drop(p);
     assert!(
@@ -410,8 +419,9 @@ fn drop_closes_our_pipe_ends_so_a_blocked_child_can_finish() {
 fn dropping_many_running_children_leaves_no_zombie() {
     let pids: Vec<u32> = (0..20)
         .map(|i| {
+            // Half exit on their own after the drop, half are killed by it.
             let cmd = if i % 2 == 0 {
-                sleeper("0.05")
+                sleeper("0.05").kill_on_drop(false)
             } else {
                 sleeper("30").kill_on_drop(true)
             };
