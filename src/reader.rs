@@ -264,9 +264,9 @@ impl BufRead for ReaderHandle {
         if self.pos == self.filled {
             let mut buf = std::mem::take(&mut self.buf);
             buf.resize(BUF_SIZE, 0);
+            (self.pos, self.filled) = (0, 0);
             let read = self.read_raw(&mut buf);
             self.buf = buf;
-            self.pos = 0;
             self.filled = read?;
         }
         Ok(&self.buf[self.pos..self.filled])
