@@ -369,6 +369,11 @@ impl Job {
     /// and as an [`Event::CallbackPanicked`](crate::Event::CallbackPanicked),
     /// and the pool and the other callbacks carry on.
     ///
+    /// [`wait`](Job::wait) and [`result`](Job::result) return as soon as
+    /// the result is in, possibly before the callbacks have run; one
+    /// registered at that moment runs at once on its own thread, so two
+    /// callbacks of a job may overlap in time (each still runs once).
+    ///
     /// Callbacks that run on the scheduler thread hold up every job while
     /// they run: keep them short, and never wait in one for another job of
     /// the same pool (it could never start). Submitting from a callback is
