@@ -214,12 +214,16 @@ fn a_timeout_kills_the_jobs_descendants() {
             Command::new(fixture("grandchild"))
                 .args(["--sleep", "30", "--parent-sleep", "30", "--pid-file"])
                 .arg(&pid_file)
-                .timeout(Duration::from_millis(300)),
+                .timeout(Duration::from_secs(2)),
         )
         .unwrap();
+    // The grandchild must exist before the deadline for the test to mean anything.
+    assert!(support::wait_until(Duration::from_secs(2), || {
+        std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n'))
+    }));
+    let grandchild = common::read_pid_file(&pid_file);
     let err = job.result().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
-    let grandchild = common::read_pid_file(&pid_file);
     let _guard = common::KillOnDrop(grandchild);
     assert!(
         support::wait_until(Duration::from_secs(5), || !support::process_alive(

@@ -56,6 +56,9 @@ struct State {
     /// `Some` once done.
     result: Option<Result<Completed>>,
     callbacks: Vec<Callback>,
+    /// Threads blocked in `wait*`: the condvar is only signalled for them
+    /// (a notify costs a futex syscall even when nobody waits).
+    waiters: usize,
 }
 
 impl JobInner {
@@ -68,6 +71,7 @@ impl JobInner {
                 phase: Phase::Pending,
                 result: None,
                 callbacks: Vec::new(),
+                waiters: 0,
             }),
             done: Condvar::new(),
         })
@@ -103,30 +107,34 @@ impl JobInner {
     pub(crate) fn complete(self: &Arc<Self>, result: Result<Completed>) {
         self.hub
             .record(self.id, &self.command, &result.as_ref().map(drop));
-        let callbacks = {
+        let (callbacks, waiters) = {
             let mut state = self.lock();
             debug_assert_ne!(state.phase, Phase::Done);
             state.phase = Phase::Done;
             state.result = Some(result);
-            std::mem::take(&mut state.callbacks)
+            (std::mem::take(&mut state.callbacks), state.waiters)
         };
-        self.done.notify_all();
+        if waiters > 0 {
+            self.done.notify_all();
+        }
         self.run_callbacks(callbacks);
     }
 
     /// Cancels a pending job: true if it was pending (then it is done with
     /// a [`Cancelled`](crate::ErrorKind::Cancelled) error).
     pub(crate) fn cancel(self: &Arc<Self>) -> bool {
-        let callbacks = {
+        let (callbacks, waiters) = {
             let mut state = self.lock();
             if state.phase != Phase::Pending {
                 return false;
             }
             state.phase = Phase::Done;
             state.result = Some(Err(Error::cancelled(self.command.clone())));
-            std::mem::take(&mut state.callbacks)
+            (std::mem::take(&mut state.callbacks), state.waiters)
         };
-        self.done.notify_all();
+        if waiters > 0 {
+            self.done.notify_all();
+        }
         let err = Error::cancelled(self.command.clone());
         self.hub.record(self.id, &self.command, &Err(&err));
         self.hub.emit(|| Event::Cancelled {
@@ -151,13 +159,17 @@ impl JobInner {
 
     fn wait_deadline(&self, deadline: Option<Instant>) -> bool {
         let mut state = self.lock();
+        if state.phase == Phase::Done {
+            return true;
+        }
+        state.waiters += 1;
         while state.phase != Phase::Done {
             state = match deadline {
                 None => self.done.wait(state).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return false;
+                        break;
                     }
                     self.done
                         .wait_timeout(state, left)
@@ -166,7 +178,8 @@ impl JobInner {
                 }
             };
         }
-        true
+        state.waiters -= 1;
+        state.phase == Phase::Done
     }
 }
 

@@ -100,6 +100,16 @@ impl Running {
         }
     }
 
+    /// Whether input is still to be written to the job's stdin.
+    pub(crate) fn writing(&self) -> bool {
+        match self {
+            Running::Exec(e) => e.comm().writing(),
+            // duct's own threads write its input.
+            #[cfg(feature = "duct")]
+            Running::Duct(_) => false,
+        }
+    }
+
     /// Whether the scheduler must come back soon without an event: a
     /// process without a pidfd, or duct's threads still finishing.
     pub(crate) fn needs_tick(&self) -> bool {

@@ -156,13 +156,19 @@ impl Shared {
             drop(queue);
             job.cancel();
         } else {
+            // A non-empty queue means every slot is busy (or waits for a
+            // jobserver token): the scheduler looks at the queue again when
+            // one frees up, so only the first pending job rings.
+            let was_empty = queue.pending.is_empty();
             queue.pending.push_back(Entry {
                 job: job.clone(),
                 spec,
                 attempt: 1,
             });
             drop(queue);
-            self.doorbell.ring();
+            if was_empty {
+                self.doorbell.ring();
+            }
         }
         Ok(Job { inner: job })
     }
@@ -329,11 +335,6 @@ pub(crate) fn spawn(
 
 impl Scheduler {
     fn main(&mut self) {
-        // Writing a child's stdin after it exited raises SIGPIPE in this
-        // thread; where SIGPIPE is at its default (a C or Python host) that
-        // would kill the whole process. Blocked here, the write fails with
-        // EPIPE, which the Communicator treats as "input refused".
-        let _sigpipe = sys::SigpipeGuard::new();
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.run())) {
             let message = panic
                 .downcast_ref::<&str>()
@@ -514,7 +515,17 @@ impl Scheduler {
             let Some(rj) = self.get_mut(span.key, span.serial) else {
                 continue;
             };
-            match rj.run.on_ready(mine) {
+            // Writing a child's stdin after it exited raises SIGPIPE in this
+            // thread; where SIGPIPE is at its default (a C or Python host)
+            // that would kill the process, so it is blocked around the write
+            // (the write then fails with EPIPE: "input refused"). Only
+            // around it: spawning from a thread with blocked signals would
+            // push std off posix_spawn onto fork.
+            let _sigpipe =
+                (rj.run.writing() && sys::sigpipe_is_default()).then(sys::SigpipeGuard::new);
+            let served = rj.run.on_ready(mine);
+            drop(_sigpipe);
+            match served {
                 Ok(()) => self.check_done(span.key),
                 Err(e) => self.fail_io(span.key, e),
             }
