@@ -179,7 +179,7 @@ impl Output {
     pub(crate) fn kept(&self) -> Vec<u8> {
         match &self.sink {
             Some(sink) => sink.view(&self.buf),
-            None => self.buf.clone(),
+            None => self.data().to_vec(),
         }
     }
 

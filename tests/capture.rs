@@ -17,8 +17,11 @@ fn spew(args: &[&str]) -> Command {
     Command::new(fixture("spew")).args(args)
 }
 
+/// What a recording callback was given, one entry per call.
+type Record = Arc<Mutex<Vec<Vec<u8>>>>;
+
 /// A callback that records what it is given, and the record.
-fn recorder() -> (impl FnMut(&[u8]) + Send + 'static, Arc<Mutex<Vec<Vec<u8>>>>) {
+fn recorder() -> (impl FnMut(&[u8]) + Send + 'static, Record) {
     let record = Arc::new(Mutex::new(Vec::new()));
     let r = record.clone();
     (

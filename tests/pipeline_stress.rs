@@ -35,7 +35,7 @@ fn stress_duration() -> Duration {
 
 /// A child that outlives every operation: through pipe-run, or through plain std.
 enum Bystander {
-    Ours(Popen),
+    Ours(Box<Popen>),
     Std(std::process::Child),
 }
 
@@ -63,7 +63,7 @@ fn bystander(ours: bool) -> Bystander {
             .stderr(Redirect::Null)
             .spawn()
             .unwrap();
-        Bystander::Ours(p)
+        Bystander::Ours(Box::new(p))
     } else {
         let c = std::process::Command::new(fixture("sleep"))
             .arg("30")
