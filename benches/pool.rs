@@ -230,8 +230,8 @@ fn main() {
     for (w, &j) in widths.iter().enumerate() {
         println!("\n-j{j}: {jobs} jobs");
         println!(
-            "  {:<38} {:>9} {:>10} {:>9}   {}",
-            "contender", "median s", "jobs/s", "× floor", "[min–max ×]"
+            "  {:<38} {:>9} {:>10} {:>9}   [min–max ×]",
+            "contender", "median s", "jobs/s", "× floor"
         );
         for (i, c) in contenders.iter().enumerate() {
             let t = median(&mut times[w][i]);

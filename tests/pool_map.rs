@@ -46,7 +46,7 @@ fn map_is_lazy_and_keeps_a_bounded_number_submitted_ahead() {
     );
     let mut yielded = 0;
     let mut most_ahead = 0;
-    while let Some(r) = results.next() {
+    for r in &mut results {
         r.unwrap();
         yielded += 1;
         let ahead = pulled.load(Ordering::SeqCst) - yielded;
@@ -125,7 +125,7 @@ fn map_unordered_is_lazy_and_bounded_too() {
     });
     let mut results = pool.map_unordered(tasks).ahead(3);
     assert_eq!(pulled.load(Ordering::SeqCst), 0);
-    let mut seen = vec![false; 100];
+    let mut seen = [false; 100];
     let mut yielded = 0;
     for (i, r) in &mut results {
         r.unwrap();

@@ -32,9 +32,18 @@ pub(crate) fn from_env() -> Option<jobserver::Client> {
     match found.client {
         Ok(client) => Some(client),
         Err(e) => {
-            if found.var.is_some() && !matches!(e.kind(), jobserver::FromEnvErrorKind::NoJobserver)
-            {
-                eprintln!("pipe-run: ignoring the jobserver in the environment: {e}");
+            use jobserver::FromEnvErrorKind as K;
+            // Named but unusable: most often make did not pass its
+            // descriptors because the recipe is not marked recursive.
+            let unusable = matches!(
+                e.kind(),
+                K::CannotParse | K::CannotOpenPath | K::CannotOpenFd | K::NotAPipe
+            );
+            if let (true, Some((var, _))) = (unusable, &found.var) {
+                eprintln!(
+                    "pipe-run: {var} names a jobserver that cannot be used ({e}); is the make \
+                     recipe marked with `+`? The pool goes on with its own limit"
+                );
             }
             None
         }

@@ -40,10 +40,10 @@ impl Launcher for Local {
             }
             Kind::Pipeline(pipeline) => Ok(Running::Exec(pipeline.start()?)),
             #[cfg(feature = "duct")]
-            Kind::Duct(expr) => Ok(Running::Duct(super::duct::DuctRun::start(
+            Kind::Duct(expr) => Ok(Running::Duct(Box::new(super::duct::DuctRun::start(
                 expr,
                 task.line().clone(),
-            )?)),
+            )?))),
         }
     }
 }
@@ -55,7 +55,7 @@ pub(crate) enum Running {
     Exec(Execution),
     /// A duct expression: duct's threads serve the pipes, we watch pidfds.
     #[cfg(feature = "duct")]
-    Duct(super::duct::DuctRun),
+    Duct(Box<super::duct::DuctRun>),
 }
 
 impl Running {
@@ -187,5 +187,57 @@ impl Running {
             #[cfg(feature = "duct")]
             Running::Duct(d) => d.abandon(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::command::Command;
+    use crate::pool::Pool;
+
+    /// Stands in for a launcher to another machine: it rewrites each command
+    /// the way an ssh launcher would (`ssh host -- cmd`), here `env REMOTE=yes
+    /// cmd`, and starts that locally.
+    struct Wrapping {
+        launched: Arc<AtomicUsize>,
+    }
+
+    impl Launcher for Wrapping {
+        fn launch(&mut self, task: &TaskSpec) -> Result<Running> {
+            self.launched.fetch_add(1, Ordering::SeqCst);
+            let Kind::Command(cmd) = &task.kind else {
+                unreachable!("this test submits commands only")
+            };
+            let wrapped = Command::new("env")
+                .arg("REMOTE=yes")
+                .arg(cmd.get_program())
+                .args(cmd.get_args());
+            Local.launch(&TaskSpec::from(wrapped))
+        }
+    }
+
+    #[test]
+    fn a_launcher_decides_how_and_where_jobs_start() {
+        let launched = Arc::new(AtomicUsize::new(0));
+        let pool = Pool::builder()
+            .workers(2)
+            .timeout(std::time::Duration::from_secs(30))
+            .launcher(Wrapping {
+                launched: launched.clone(),
+            })
+            .build()
+            .unwrap();
+        let jobs: Vec<_> = (0..3)
+            .map(|_| pool.submit(Command::shell("echo $REMOTE")).unwrap())
+            .collect();
+        for job in &jobs {
+            assert_eq!(job.result().unwrap().stdout, b"yes\n");
+            assert_eq!(job.command(), "/bin/sh -c 'echo $REMOTE'");
+        }
+        assert_eq!(launched.load(Ordering::SeqCst), 3);
     }
 }
