@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::command::Command;
 use crate::error::{Error, Result};
+use crate::pipeline::Pipeline;
 use crate::redirect::Slot;
 
 /// A line longer than this is passed to a line callback in pieces of this
@@ -516,6 +517,113 @@ impl Command {
     /// # Ok::<(), pipe_run::Error>(())
     /// ```
     pub fn stderr_limit(mut self, limit: OutputLimit) -> Command {
+        self.capture_mut(1).limit = Some(limit);
+        self
+    }
+}
+
+/// The same callbacks and caps on a [`Pipeline`]: stdout is the last stage's,
+/// stderr the pipe all stages share.
+impl Pipeline {
+    /// Calls `f` with each line of the last stage's stdout as it arrives,
+    /// while still capturing it; see [`Command::on_stdout_line`].
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let n = Arc::new(Mutex::new(0));
+    /// let count = n.clone();
+    /// pipe_run::Pipeline::parse("seq 10 | grep 1")?
+    ///     .on_stdout_line(move |_| *count.lock().unwrap() += 1)
+    ///     .check_call()?;
+    /// assert_eq!(*n.lock().unwrap(), 2);
+    /// # Ok::<(), pipe_run::Error>(())
+    /// ```
+    pub fn on_stdout_line(mut self, f: impl FnMut(&[u8]) + Send + 'static) -> Pipeline {
+        self.capture_mut(0).on_line = Some(callback(f));
+        self
+    }
+
+    /// Calls `f` with each line any stage writes to the shared stderr; see
+    /// [`Command::on_stderr_line`].
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let lines = Arc::new(Mutex::new(Vec::new()));
+    /// let l = lines.clone();
+    /// pipe_run::Pipeline::parse("sh -c 'echo a >&2' | sh -c 'cat; echo b >&2'")?
+    ///     .on_stderr_line(move |line| l.lock().unwrap().push(line.to_vec()))
+    ///     .check_call()?;
+    /// let mut got = lines.lock().unwrap().clone();
+    /// got.sort();
+    /// assert_eq!(got, [b"a", b"b"]);
+    /// # Ok::<(), pipe_run::Error>(())
+    /// ```
+    pub fn on_stderr_line(mut self, f: impl FnMut(&[u8]) + Send + 'static) -> Pipeline {
+        self.capture_mut(1).on_line = Some(callback(f));
+        self
+    }
+
+    /// Calls `f` with every chunk of the last stage's stdout as it is read;
+    /// see [`Command::on_stdout_chunk`].
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
+    /// let total = Arc::new(AtomicUsize::new(0));
+    /// let t = total.clone();
+    /// pipe_run::Pipeline::parse("head -c 5000 /dev/zero | cat")?
+    ///     .on_stdout_chunk(move |c| { t.fetch_add(c.len(), Ordering::Relaxed); })
+    ///     .check_call()?;
+    /// assert_eq!(total.load(Ordering::Relaxed), 5000);
+    /// # Ok::<(), pipe_run::Error>(())
+    /// ```
+    pub fn on_stdout_chunk(mut self, f: impl FnMut(&[u8]) + Send + 'static) -> Pipeline {
+        self.capture_mut(0).on_chunk = Some(callback(f));
+        self
+    }
+
+    /// Calls `f` with every chunk of the shared stderr as it is read; see
+    /// [`Command::on_stderr_chunk`].
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let log = Arc::new(Mutex::new(Vec::new()));
+    /// let l = log.clone();
+    /// pipe_run::Pipeline::parse("sh -c 'echo x >&2' | cat")?
+    ///     .on_stderr_chunk(move |c| l.lock().unwrap().extend_from_slice(c))
+    ///     .check_call()?;
+    /// assert_eq!(*log.lock().unwrap(), b"x\n");
+    /// # Ok::<(), pipe_run::Error>(())
+    /// ```
+    pub fn on_stderr_chunk(mut self, f: impl FnMut(&[u8]) + Send + 'static) -> Pipeline {
+        self.capture_mut(1).on_chunk = Some(callback(f));
+        self
+    }
+
+    /// Caps how much of the captured stdout is kept; see
+    /// [`Command::stdout_limit`].
+    ///
+    /// ```
+    /// use pipe_run::{OutputLimit, Pipeline};
+    /// let done = Pipeline::parse("seq 1000 | cat")?.stdout_limit(OutputLimit::tail(4)).run()?;
+    /// assert_eq!(done.stdout, b"000\n");
+    /// assert_eq!(done.stdout_dropped(), 3893 - 4);
+    /// # Ok::<(), pipe_run::Error>(())
+    /// ```
+    pub fn stdout_limit(mut self, limit: OutputLimit) -> Pipeline {
+        self.capture_mut(0).limit = Some(limit);
+        self
+    }
+
+    /// Caps how much of the shared captured stderr is kept; see
+    /// [`Command::stderr_limit`].
+    ///
+    /// ```
+    /// use pipe_run::{OutputLimit, Pipeline};
+    /// let done = Pipeline::parse("sh -c 'seq 100 >&2' | cat")?.stderr_limit(OutputLimit::head(2)).run()?;
+    /// assert_eq!(done.stderr, b"1\n");
+    /// # Ok::<(), pipe_run::Error>(())
+    /// ```
+    pub fn stderr_limit(mut self, limit: OutputLimit) -> Pipeline {
         self.capture_mut(1).limit = Some(limit);
         self
     }

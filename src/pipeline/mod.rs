@@ -9,26 +9,9 @@
 //! early its producer gets SIGPIPE (or EPIPE) at its next write instead of
 //! blocking forever: `producer | head -c 1` returns at once.
 //!
-//! # Stderr
-//! Every stage whose stderr is captured writes into **one shared pipe**,
-//! read by the same poll loop as the data path. [`Completed::stderr`]
-//! therefore holds all stages' messages interleaved in the order they were
-//! written, as a terminal would show them (writes of up to 4 KiB, one line
-//! in practice, are atomic on a pipe, so lines never tear). A stage with
-//! its own `stderr` setting keeps it (`Redirect::Merge` sends that stage's
-//! stderr down the pipe to the next stage, like `2>&1 |`).
-//!
-//! # Status and SIGPIPE
-//! [`Completed::statuses`] has one status per stage. The overall status
-//! follows bash's `pipefail`: the rightmost stage that failed, or the last
-//! stage when all succeeded. One exception, on purpose: a stage other than
-//! the last that was killed by SIGPIPE is not a failure. It only means a
-//! later stage stopped reading early (`yes | head -n 1`), which is how
-//! pipelines are meant to end; bash's `pipefail` reports 141 there, which
-//! nobody wants. [`Pipeline::strict_sigpipe`] makes it a failure again.
-//!
-//! [`Completed::stderr`]: crate::Completed::stderr
-//! [`Completed::statuses`]: crate::Completed::statuses
+//! How stderr is shared and how the overall status is chosen (pipefail,
+//! with SIGPIPE tolerance) is public policy: see the [`Pipeline`] docs.
+//! The running handle lives in `handle.rs`.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -38,7 +21,7 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::capture::{Capture, OutputLimit, callback};
+use crate::capture::Capture;
 use crate::command::Command;
 use crate::communicate::Communicator;
 use crate::error::{Error, Result};
@@ -47,8 +30,12 @@ use crate::parse;
 use crate::process::Process;
 use crate::redirect::{Redirect, Slot};
 use crate::spawn::{self, ChildIo, Group};
-use crate::status::{Completed, overall_status};
+use crate::status::Completed;
 use crate::sys;
+
+mod handle;
+
+pub use handle::PipelineHandle;
 
 /// Commands connected stdout to stdin, like the shell's `a | b | c`.
 ///
@@ -83,16 +70,30 @@ use crate::sys;
 /// ```
 ///
 /// # Stderr
-/// Every stage whose stderr is captured writes into one shared pipe, read
-/// by the same poll loop as everything else: [`Completed::stderr`] holds
-/// all stages' messages interleaved as they were written, as a terminal
-/// would show them.
+/// Every stage whose stderr is captured writes into **one shared pipe**,
+/// read by the same poll loop as the data path, so no stage can block on
+/// it. [`Completed::stderr`] holds all stages' messages interleaved in the
+/// order they were written, as a terminal would show them (writes of up to
+/// 4 KiB, a line in practice, are atomic on a pipe, so lines never tear).
+/// There is no per-stage split: use a stage's own
+/// [`stderr`](Command::stderr) (a file, or [`Redirect::Merge`] to send it
+/// down the pipe like `2>&1 |`) to keep one apart.
 ///
 /// # Status and SIGPIPE
-/// [`Completed::statuses`] has one status per stage; the overall status is
-/// the rightmost failing stage's (bash's `pipefail`), except that a stage
-/// killed by SIGPIPE because a later stage stopped reading does not count
-/// as a failure unless [`strict_sigpipe`](Pipeline::strict_sigpipe) is set.
+/// [`Completed::statuses`] has one status per stage, left to right. The
+/// overall status follows bash's `pipefail`: the rightmost stage that
+/// failed, or the last stage when all succeeded. One exception, on
+/// purpose: a stage other than the last that was killed by SIGPIPE is not
+/// a failure. It only means a later stage stopped reading early
+/// (`yes | head -n 1`), which is how pipelines are meant to end; bash's
+/// `pipefail` reports 141 there, which nobody wants.
+/// [`strict_sigpipe(true)`](Pipeline::strict_sigpipe) makes it a failure
+/// again. (A producer that ignores SIGPIPE and exits non-zero on EPIPE
+/// instead, as Rust programs do, is counted as failed: its exit code is
+/// all we see.)
+///
+/// [`Completed::stderr`]: crate::Completed::stderr
+/// [`Completed::statuses`]: crate::Completed::statuses
 #[derive(Clone)]
 #[must_use = "a Pipeline does nothing until it is run"]
 pub struct Pipeline {
@@ -392,109 +393,6 @@ impl Pipeline {
         self.timeout
     }
 
-    /// Calls `f` with each line of the last stage's stdout as it arrives,
-    /// while still capturing it; see [`Command::on_stdout_line`].
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    /// let n = Arc::new(Mutex::new(0));
-    /// let count = n.clone();
-    /// pipe_run::Pipeline::parse("seq 10 | grep 1")?
-    ///     .on_stdout_line(move |_| *count.lock().unwrap() += 1)
-    ///     .check_call()?;
-    /// assert_eq!(*n.lock().unwrap(), 2);
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    pub fn on_stdout_line(mut self, f: impl FnMut(&[u8]) + Send + 'static) -> Pipeline {
-        self.capture[0].on_line = Some(callback(f));
-        self
-    }
-
-    /// Calls `f` with each line any stage writes to the shared stderr; see
-    /// [`Command::on_stderr_line`].
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    /// let lines = Arc::new(Mutex::new(Vec::new()));
-    /// let l = lines.clone();
-    /// pipe_run::Pipeline::parse("sh -c 'echo a >&2' | sh -c 'cat; echo b >&2'")?
-    ///     .on_stderr_line(move |line| l.lock().unwrap().push(line.to_vec()))
-    ///     .check_call()?;
-    /// let mut got = lines.lock().unwrap().clone();
-    /// got.sort();
-    /// assert_eq!(got, [b"a", b"b"]);
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    pub fn on_stderr_line(mut self, f: impl FnMut(&[u8]) + Send + 'static) -> Pipeline {
-        self.capture[1].on_line = Some(callback(f));
-        self
-    }
-
-    /// Calls `f` with every chunk of the last stage's stdout as it is read;
-    /// see [`Command::on_stdout_chunk`].
-    ///
-    /// ```
-    /// use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
-    /// let total = Arc::new(AtomicUsize::new(0));
-    /// let t = total.clone();
-    /// pipe_run::Pipeline::parse("head -c 5000 /dev/zero | cat")?
-    ///     .on_stdout_chunk(move |c| { t.fetch_add(c.len(), Ordering::Relaxed); })
-    ///     .check_call()?;
-    /// assert_eq!(total.load(Ordering::Relaxed), 5000);
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    pub fn on_stdout_chunk(mut self, f: impl FnMut(&[u8]) + Send + 'static) -> Pipeline {
-        self.capture[0].on_chunk = Some(callback(f));
-        self
-    }
-
-    /// Calls `f` with every chunk of the shared stderr as it is read; see
-    /// [`Command::on_stderr_chunk`].
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    /// let log = Arc::new(Mutex::new(Vec::new()));
-    /// let l = log.clone();
-    /// pipe_run::Pipeline::parse("sh -c 'echo x >&2' | cat")?
-    ///     .on_stderr_chunk(move |c| l.lock().unwrap().extend_from_slice(c))
-    ///     .check_call()?;
-    /// assert_eq!(*log.lock().unwrap(), b"x\n");
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    pub fn on_stderr_chunk(mut self, f: impl FnMut(&[u8]) + Send + 'static) -> Pipeline {
-        self.capture[1].on_chunk = Some(callback(f));
-        self
-    }
-
-    /// Caps how much of the captured stdout is kept; see
-    /// [`Command::stdout_limit`].
-    ///
-    /// ```
-    /// use pipe_run::{OutputLimit, Pipeline};
-    /// let done = Pipeline::parse("seq 1000 | cat")?.stdout_limit(OutputLimit::tail(4)).run()?;
-    /// assert_eq!(done.stdout, b"000\n");
-    /// assert_eq!(done.stdout_dropped(), 3893 - 4);
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    pub fn stdout_limit(mut self, limit: OutputLimit) -> Pipeline {
-        self.capture[0].limit = Some(limit);
-        self
-    }
-
-    /// Caps how much of the shared captured stderr is kept; see
-    /// [`Command::stderr_limit`].
-    ///
-    /// ```
-    /// use pipe_run::{OutputLimit, Pipeline};
-    /// let done = Pipeline::parse("sh -c 'seq 100 >&2' | cat")?.stderr_limit(OutputLimit::head(2)).run()?;
-    /// assert_eq!(done.stderr, b"1\n");
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    pub fn stderr_limit(mut self, limit: OutputLimit) -> Pipeline {
-        self.capture[1].limit = Some(limit);
-        self
-    }
-
     /// Runs the pipeline with stdio inherited unless redirected and returns
     /// the overall status (see [`Pipeline`] for how it is chosen). A
     /// failure is not an error.
@@ -593,14 +491,8 @@ impl Pipeline {
     /// # Errors
     /// Spawn failures; the stages already started are killed and reaped.
     pub fn spawn(&self) -> Result<PipelineHandle> {
-        let launched = self.launch(Slot::Inherit, Slot::Inherit, self.group(false))?;
-        Ok(PipelineHandle {
-            stdin: launched.stdin,
-            stdout: launched.stdout,
-            stderr: launched.stderr,
-            strict_sigpipe: self.strict_sigpipe,
-            exec: launched.exec,
-        })
+        let l = self.launch(Slot::Inherit, Slot::Inherit, self.group(false))?;
+        Ok(PipelineHandle::new(l.exec, l.stdin, l.stdout, l.stderr))
     }
 
     /// Spawns every stage with stdout and stderr captured (unless
@@ -633,6 +525,10 @@ impl Pipeline {
 
     pub(crate) fn captures(&self) -> &[Capture; 2] {
         &self.capture
+    }
+
+    pub(crate) fn capture_mut(&mut self, stream: usize) -> &mut Capture {
+        &mut self.capture[stream]
     }
 
     /// Whether the last stage's stdout goes anywhere but a pipe to us.
@@ -856,243 +752,5 @@ impl Command {
     /// ```
     pub fn pipe(self, next: Command) -> Pipeline {
         Pipeline::new([self, next])
-    }
-}
-
-/// A running pipeline: every stage's process and our ends of the outer
-/// pipes, from [`Pipeline::spawn`].
-///
-/// Waiting, polling and killing take `&self` and the handle is `Send +
-/// Sync`, like [`Popen`](crate::Popen).
-///
-/// # Drop
-/// As for a [`Popen`](crate::Popen): dropping never blocks and never
-/// leaves a zombie. Our pipe ends close first; stages that still run are
-/// handed to the background reaper, not killed.
-///
-/// ```
-/// let h = pipe_run::Pipeline::parse("sleep 5 | cat")?.spawn()?;
-/// assert_eq!(h.pids().len(), 2);
-/// assert!(h.poll()?.is_none());
-/// h.kill()?;
-/// assert_eq!(h.wait()?.code(), None); // killed by a signal
-/// # Ok::<(), pipe_run::Error>(())
-/// ```
-pub struct PipelineHandle {
-    // Field order is drop order: our pipe ends close before the processes
-    // are dropped (and handed to the reaper if still running).
-    stdin: Option<os_pipe::PipeWriter>,
-    stdout: Option<os_pipe::PipeReader>,
-    stderr: Option<os_pipe::PipeReader>,
-    strict_sigpipe: bool,
-    exec: Execution,
-}
-
-impl PipelineHandle {
-    /// The process ids of the stages, left to right.
-    ///
-    /// ```
-    /// let h = pipe_run::Pipeline::parse("true | true | true")?.spawn()?;
-    /// assert_eq!(h.pids().len(), 3);
-    /// h.wait()?;
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    pub fn pids(&self) -> Vec<u32> {
-        self.exec.processes().iter().map(Process::pid).collect()
-    }
-
-    /// The pipeline's command line, shell-quoted.
-    ///
-    /// ```
-    /// let h = pipe_run::Pipeline::parse("true | true")?.spawn()?;
-    /// assert_eq!(h.command(), "true | true");
-    /// h.wait()?;
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    pub fn command(&self) -> &str {
-        self.exec.command()
-    }
-
-    /// The overall status if every stage has exited; never blocks.
-    ///
-    /// ```
-    /// let h = pipe_run::Pipeline::parse("sleep 5 | cat")?.spawn()?;
-    /// assert!(h.poll()?.is_none());
-    /// h.kill()?;
-    /// h.wait()?;
-    /// assert!(h.poll()?.is_some());
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`ErrorKind::Io`](crate::ErrorKind::Io) if a status cannot be read.
-    pub fn poll(&self) -> Result<Option<ExitStatus>> {
-        for p in self.exec.processes() {
-            p.try_reap().map_err(|e| self.io_error("cannot poll", e))?;
-        }
-        Ok(self.overall())
-    }
-
-    /// Waits for every stage to exit and returns the overall status (see
-    /// [`Pipeline`]). Like [`Popen::wait`](crate::Popen::wait) it does not
-    /// read our pipe ends.
-    ///
-    /// ```
-    /// let h = pipe_run::Pipeline::parse("false | true")?.spawn()?;
-    /// assert_eq!(h.wait()?.code(), Some(1));
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`ErrorKind::Io`](crate::ErrorKind::Io) if waiting fails.
-    pub fn wait(&self) -> Result<ExitStatus> {
-        let status = self.wait_deadline_raw(None)?;
-        Ok(status.expect("a wait without deadline returns a status"))
-    }
-
-    /// Waits at most `timeout`; `Ok(None)` if a stage is still running.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let h = pipe_run::Pipeline::parse("sleep 5 | cat")?.spawn()?;
-    /// assert!(h.wait_timeout(Duration::from_millis(10))?.is_none());
-    /// h.kill()?;
-    /// assert!(h.wait_timeout(Duration::from_secs(5))?.is_some());
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`ErrorKind::Io`](crate::ErrorKind::Io) if waiting fails.
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<Option<ExitStatus>> {
-        self.wait_deadline_raw(Some(Instant::now() + timeout))
-    }
-
-    /// Waits until `deadline`; `Ok(None)` if a stage is still running.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let h = pipe_run::Pipeline::parse("true | true")?.spawn()?;
-    /// assert!(h.wait_deadline(Instant::now() + Duration::from_secs(5))?.unwrap().success());
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`ErrorKind::Io`](crate::ErrorKind::Io) if waiting fails.
-    pub fn wait_deadline(&self, deadline: Instant) -> Result<Option<ExitStatus>> {
-        self.wait_deadline_raw(Some(deadline))
-    }
-
-    fn wait_deadline_raw(&self, deadline: Option<Instant>) -> Result<Option<ExitStatus>> {
-        for p in self.exec.processes() {
-            let status = p
-                .wait_deadline(deadline)
-                .map_err(|e| self.io_error("cannot wait", e))?;
-            if status.is_none() {
-                return Ok(None);
-            }
-        }
-        Ok(self.overall())
-    }
-
-    /// Every stage's status, left to right, once all have been reaped (by
-    /// [`wait`](PipelineHandle::wait) or [`poll`](PipelineHandle::poll)).
-    ///
-    /// ```
-    /// let h = pipe_run::Pipeline::parse("false | true")?.spawn()?;
-    /// h.wait()?;
-    /// let codes: Vec<_> = h.statuses().unwrap().iter().map(|s| s.code()).collect();
-    /// assert_eq!(codes, [Some(1), Some(0)]);
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    pub fn statuses(&self) -> Option<Vec<ExitStatus>> {
-        self.exec.statuses()
-    }
-
-    fn overall(&self) -> Option<ExitStatus> {
-        overall_status(&self.statuses()?, self.strict_sigpipe)
-    }
-
-    /// Kills every stage with SIGKILL: the whole process group if the
-    /// stages have one of their own (then their descendants too), else each
-    /// stage. Stages already reaped are left alone.
-    ///
-    /// ```
-    /// let h = pipe_run::Pipeline::parse("sleep 5 | sleep 5")?.spawn()?;
-    /// h.kill()?;
-    /// assert!(h.wait()?.code().is_none());
-    /// # Ok::<(), pipe_run::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`ErrorKind::Io`](crate::ErrorKind::Io) if a signal cannot be sent.
-    pub fn kill(&self) -> Result<()> {
-        self.exec
-            .signal_tree(sys::SIGKILL)
-            .map_err(|e| self.io_error("cannot kill", e))
-    }
-
-    /// Takes our end of the first stage's stdin pipe (set with
-    /// [`Redirect::Pipe`]). Dropping it closes the stage's stdin.
-    ///
-    /// ```
-    /// use std::io::{Read, Write};
-    /// use pipe_run::{Pipeline, Redirect};
-    /// let mut h = Pipeline::parse("cat | tr a-z A-Z")?.stdin(Redirect::Pipe).stdout(Redirect::Pipe).spawn()?;
-    /// h.take_stdin().unwrap().write_all(b"hi")?;
-    /// let mut out = String::new();
-    /// h.take_stdout().unwrap().read_to_string(&mut out)?;
-    /// assert_eq!(out, "HI");
-    /// h.wait()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn take_stdin(&mut self) -> Option<os_pipe::PipeWriter> {
-        self.stdin.take()
-    }
-
-    /// Takes our end of the last stage's stdout pipe.
-    ///
-    /// ```
-    /// use std::io::Read;
-    /// use pipe_run::{Pipeline, Redirect};
-    /// let mut h = Pipeline::parse("echo hi | cat")?.stdout(Redirect::Pipe).spawn()?;
-    /// let mut out = String::new();
-    /// h.take_stdout().unwrap().read_to_string(&mut out)?;
-    /// assert_eq!(out, "hi\n");
-    /// h.wait()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn take_stdout(&mut self) -> Option<os_pipe::PipeReader> {
-        self.stdout.take()
-    }
-
-    /// Takes our end of the shared stderr pipe of the stages (set with
-    /// [`Redirect::Pipe`]).
-    ///
-    /// ```
-    /// use std::io::Read;
-    /// use pipe_run::{Pipeline, Redirect};
-    /// let mut h = Pipeline::parse("sh -c 'echo oops >&2' | cat")?.stderr(Redirect::Pipe).spawn()?;
-    /// let mut err = String::new();
-    /// h.take_stderr().unwrap().read_to_string(&mut err)?;
-    /// assert_eq!(err, "oops\n");
-    /// h.wait()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn take_stderr(&mut self) -> Option<os_pipe::PipeReader> {
-        self.stderr.take()
-    }
-
-    fn io_error(&self, context: &str, e: std::io::Error) -> Error {
-        Error::io(Some(self.exec.command().clone()), context, e)
-    }
-}
-
-impl fmt::Debug for PipelineHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipelineHandle")
-            .field("command", &self.command())
-            .field("pids", &self.pids())
-            .field("statuses", &self.statuses())
-            .finish_non_exhaustive()
     }
 }
