@@ -222,6 +222,34 @@ pub fn shell_exit_code(status: &ExitStatus) -> i32 {
     255
 }
 
+/// The exit code a shell (or `timeout(1)`) reports for a command that
+/// failed with `err`: the status for a failed run (128 + N for signal N),
+/// 124 for a timeout, 127 for a program not found, 126 for one that exists
+/// but cannot be run (or a bad working directory), 2 for a command line
+/// that cannot be parsed, and 255 for anything else (the runner itself
+/// failed).
+///
+/// ```
+/// use std::time::Duration;
+/// use pipe_run::{Command, error_exit_code};
+/// let err = Command::new("no-such-program-xyz").call().unwrap_err();
+/// assert_eq!(error_exit_code(&err), 127);
+/// let err = Command::new("sleep").arg("5").timeout(Duration::from_millis(10)).call().unwrap_err();
+/// assert_eq!(error_exit_code(&err), 124);
+/// let err = Command::shell("exit 3").check_call().unwrap_err();
+/// assert_eq!(error_exit_code(&err), 3);
+/// ```
+pub fn error_exit_code(err: &Error) -> i32 {
+    use crate::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::Timeout => 124,
+        ErrorKind::NotFound => 127,
+        ErrorKind::PermissionDenied | ErrorKind::ExecFormat | ErrorKind::WorkingDirectory => 126,
+        ErrorKind::Parse | ErrorKind::InvalidInput => 2,
+        _ => err.status().map_or(255, |s| shell_exit_code(&s)),
+    }
+}
+
 /// The signal that killed the process, if one did.
 pub(crate) fn signal_of(status: &ExitStatus) -> Option<i32> {
     #[cfg(unix)]
