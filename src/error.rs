@@ -250,7 +250,17 @@ impl Error {
     }
 
     pub(crate) fn called_process(done: Completed) -> Error {
-        let what = What::Failed(describe_status(&done.status));
+        let mut said = describe_status(&done.status);
+        let stages = done.statuses().len();
+        // For a pipeline, say which stage speaks for it (pipefail: the
+        // rightmost failure, which is the one with the overall status).
+        if stages > 1 {
+            let mut statuses = done.statuses().iter();
+            if let Some(i) = statuses.rposition(|s| *s == done.status && !s.success()) {
+                said.push_str(&format!(" (stage {} of {stages})", i + 1));
+            }
+        }
+        let what = What::Failed(said);
         let mut inner = Inner::new(
             ErrorKind::CalledProcess,
             what,

@@ -420,7 +420,7 @@ impl Pipeline {
     /// Pipeline::parse("true | true")?.check_call()?;
     /// let err = Pipeline::parse("false | true")?.check_call().unwrap_err();
     /// assert_eq!(err.kind(), ErrorKind::CalledProcess);
-    /// assert_eq!(err.to_string(), "command `false | true` exited with code 1");
+    /// assert_eq!(err.to_string(), "command `false | true` exited with code 1 (stage 1 of 2)");
     /// # Ok::<(), pipe_run::Error>(())
     /// ```
     ///
