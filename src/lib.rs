@@ -87,6 +87,7 @@ mod process;
 mod reader;
 mod reaper;
 mod redirect;
+mod results;
 mod signals;
 mod spawn;
 mod status;
@@ -111,6 +112,7 @@ pub use crate::pool::{
 pub use crate::popen::Popen;
 pub use crate::reader::ReaderHandle;
 pub use crate::redirect::Redirect;
+pub use crate::results::ResultsDir;
 pub use crate::signals::{Interrupts, TermSeq};
 pub use crate::status::{Completed, describe_status, error_exit_code, shell_exit_code};
 pub use crate::template::Template;
