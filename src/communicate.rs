@@ -18,6 +18,13 @@
 //! Throughput: a pipe that fills up is grown to 1 MiB (fewer wake-ups and
 //! copies) and large captures are pre-faulted a few MiB ahead, so the kernel
 //! copies into memory that is already mapped.
+//!
+//! Two extensions ride on the same loop. An output may carry a `Sink`
+//! (`capture.rs`): callbacks and a size limit applied right after each
+//! read. And an output may be *streamed*: the loop leaves it alone and the
+//! caller reads it with [`read_streamed`](Communicator::read_streamed)
+//! when it wants more (a `reader()`'s stdout), which is what gives
+//! backpressure without a second I/O mechanism.
 
 use crate::capture::{Capture, Sink};
 use crate::sys::{self, PollFd};

@@ -55,8 +55,9 @@ pub use handle::PipelineHandle;
 ///   (its own working directory; its own value for the same variable).
 /// - `timeout` and `new_process_group` put all stages in one process group
 ///   (the first stage leads it), so a timeout kills every stage and all
-///   their descendants. A stage's own `timeout`, `new_process_group` and
-///   `kill_on_drop` are not used.
+///   their descendants.
+/// - A stage's own `timeout`, `new_process_group`, `kill_on_drop`, output
+///   callbacks and output limits are not used: set them on the pipeline.
 ///
 /// ```
 /// use pipe_run::{Command, Pipeline};
