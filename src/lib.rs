@@ -113,6 +113,6 @@ pub use crate::popen::Popen;
 pub use crate::reader::ReaderHandle;
 pub use crate::redirect::Redirect;
 pub use crate::results::ResultsDir;
-pub use crate::signals::{Interrupts, TermSeq};
+pub use crate::signals::{Interrupts, TermSeq, signal_process};
 pub use crate::status::{Completed, describe_status, error_exit_code, shell_exit_code};
 pub use crate::template::Template;

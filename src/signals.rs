@@ -161,6 +161,31 @@ impl fmt::Debug for Interrupts {
     }
 }
 
+/// Sends signal `sig` to process `pid`, like `kill -SIG PID`. A process
+/// that has already gone is not an error.
+///
+/// ```
+/// let child = pipe_run::Command::new("sleep").arg("30").spawn()?;
+/// pipe_run::signal_process(child.pid(), libc::SIGTERM)?;
+/// assert!(!child.wait()?.success());
+/// # Ok::<(), pipe_run::Error>(())
+/// ```
+///
+/// # Errors
+/// [`ErrorKind::Io`](crate::ErrorKind::Io) when the signal cannot be sent
+/// (not our process, not a signal).
+pub fn signal_process(pid: u32, sig: i32) -> Result<()> {
+    match sys::kill(pid, sig) {
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        Err(e) => Err(Error::io(
+            None,
+            format!("cannot send signal {sig} to process {pid}"),
+            e,
+        )),
+        Ok(()) => Ok(()),
+    }
+}
+
 /// How to end children: signals to send, each followed by how long to wait
 /// for them to go, as GNU parallel's `--termseq`. The default,
 /// `TERM,200,KILL,25`, sends SIGTERM, waits up to 200 ms, then SIGKILL and
