@@ -67,7 +67,7 @@ impl Interrupts {
     /// [`ErrorKind::Io`](crate::ErrorKind::Io) if the handler or its pipe
     /// cannot be set up.
     pub fn catch() -> Result<Interrupts> {
-        Interrupts::catch_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
+        Interrupts::catch_signals(sys::signals::STOP_SIGNALS)
     }
 
     /// Catches the given signals (numbers, such as `libc::SIGUSR1`).
@@ -208,8 +208,8 @@ impl Default for TermSeq {
     fn default() -> TermSeq {
         TermSeq {
             steps: vec![
-                (libc::SIGTERM, Duration::from_millis(200)),
-                (libc::SIGKILL, Duration::from_millis(25)),
+                (sys::SIGTERM, Duration::from_millis(200)),
+                (sys::SIGKILL, Duration::from_millis(25)),
             ],
         }
     }

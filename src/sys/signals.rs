@@ -15,6 +15,9 @@ use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+/// The signals that ask a process to stop: SIGINT (Ctrl-C), SIGTERM, SIGHUP.
+pub(crate) const STOP_SIGNALS: &[i32] = &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
 /// The write end of the self-pipe, read by the handler (-1: none yet).
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 /// The first caught signal (0: none yet).
@@ -100,6 +103,14 @@ pub(crate) fn first_caught() -> Option<i32> {
     match FIRST.load(Ordering::SeqCst) {
         0 => None,
         sig => Some(sig),
+    }
+}
+
+/// Sends `sig` to `pid`; a process that is already gone is not an error.
+pub(crate) fn signal_if_alive(pid: u32, sig: i32) -> io::Result<()> {
+    match super::kill(pid, sig) {
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        other => other,
     }
 }
 
