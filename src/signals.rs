@@ -175,15 +175,13 @@ impl fmt::Debug for Interrupts {
 /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the signal cannot be sent
 /// (not our process, not a signal).
 pub fn signal_process(pid: u32, sig: i32) -> Result<()> {
-    match sys::kill(pid, sig) {
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
-        Err(e) => Err(Error::io(
+    sys::signals::signal_if_alive(pid, sig).map_err(|e| {
+        Error::io(
             None,
             format!("cannot send signal {sig} to process {pid}"),
             e,
-        )),
-        Ok(()) => Ok(()),
-    }
+        )
+    })
 }
 
 /// How to end children: signals to send, each followed by how long to wait
