@@ -20,7 +20,7 @@ or many jobs at once like GNU parallel.";
 #[derive(Debug, Parser)]
 #[command(name = "pipe-run", version, about = ABOUT, propagate_version = true)]
 #[command(after_help = "Examples:
-  pipe-run run 'grep -v \"^#\" /etc/services | sort | uniq -c | sort -rn | head -n 3'
+  pipe-run run 'cut -d: -f7 /etc/passwd | sort | uniq -c | sort -rn'
   pipe-run run --timeout 2s -- sleep 10        # exits 124
   pipe-run pool -j 4 'gzip -9 {}' ::: *.log
   pipe-run pool --help                         # placeholders, job logs, signals")]

@@ -20,7 +20,7 @@ use crate::complain;
 pub(crate) const OWN_ERROR: u8 = 125;
 
 const EXAMPLES: &str = "Examples:
-  pipe-run run 'grep -v \"^#\" /etc/services | sort | uniq -c | sort -rn | head -n 3'
+  pipe-run run 'cut -d: -f7 /etc/passwd | sort | uniq -c | sort -rn'
   pipe-run run -- printf '%s\\n' 'one arg' 'another'     # words verbatim, no parsing
   pipe-run run --timeout 500ms -- sleep 5; echo $?       # 124, like timeout(1)
   pipe-run run 'false | true'; echo $?                   # 1: pipefail, rightmost failure
