@@ -3,8 +3,9 @@
 //!
 //! - plain std threads, one per slot, each calling `Command::status()` in a loop
 //!   (the floor: no capture, no scheduler),
-//! - pipe-run's `Pool`, output captured per job: everything submitted up front, and
-//!   through the lazy, bounded `Pool::map`,
+//! - pipe-run's `Pool`, output captured per job: everything submitted up front and
+//!   waited for once (as the floor's threads are joined once), and through the lazy,
+//!   bounded `Pool::map`, whose consumer wakes for every result in input order,
 //! - `xargs -P`, GNU `parallel` and `rust-parallel`, when installed.
 //!
 //! Every round runs every contender once at each `-j`, starting with a different
@@ -74,10 +75,11 @@ fn pool_submit_all(jobs: usize, j: usize) -> Duration {
     let handles: Vec<Job> = (0..jobs)
         .map(|_| pool.submit(Command::new(TRUE)).unwrap())
         .collect();
+    // Like the floor's threads, wait once for the batch, then read every result.
+    pool.shutdown(true, false);
     for h in handles {
         h.into_result().unwrap();
     }
-    drop(pool);
     t0.elapsed()
 }
 
@@ -176,11 +178,11 @@ fn main() {
             run: std_threads,
         },
         Contender {
-            name: "pipe-run Pool, submit all, captured",
+            name: "pipe-run Pool: submit all, wait, results",
             run: pool_submit_all,
         },
         Contender {
-            name: "pipe-run Pool::map, captured",
+            name: "pipe-run Pool::map (results in order)",
             run: pool_map,
         },
     ];
@@ -230,7 +232,7 @@ fn main() {
     for (w, &j) in widths.iter().enumerate() {
         println!("\n-j{j}: {jobs} jobs");
         println!(
-            "  {:<38} {:>9} {:>10} {:>9}   [min–max ×]",
+            "  {:<42} {:>9} {:>10} {:>9}   [min–max ×]",
             "contender", "median s", "jobs/s", "× floor"
         );
         for (i, c) in contenders.iter().enumerate() {
@@ -242,7 +244,7 @@ fn main() {
             );
             let m = median(r);
             println!(
-                "  {:<38} {:>9.3} {:>10.0} {:>9.3}   [{lo:.3}–{hi:.3}]",
+                "  {:<42} {:>9.3} {:>10.0} {:>9.3}   [{lo:.3}–{hi:.3}]",
                 c.name,
                 t,
                 jobs as f64 / t,
