@@ -3,8 +3,10 @@
 //! descriptor behind.
 //!
 //! Alone in its file so that no other test's threads or descriptors blur the counts.
-//! The time bound is loose for a noisy two-core machine (spawning 1,000 processes
-//! takes a few hundred ms there); set `PIPE_RUN_STRICT_TIMING=1` for the 2 s goal.
+//! The time bound is loose for a noisy two-core machine and an unoptimized build
+//! (spawning 1,000 processes one after another takes 0.5–2 s there); the 2 s goal is
+//! measured by `PIPE_RUN_BENCH_SCALE=1 cargo bench --bench pool`, or checked here with
+//! `PIPE_RUN_STRICT_TIMING=1 cargo test --release --test pool_scale`.
 
 mod support;
 
@@ -54,7 +56,7 @@ fn a_thousand_concurrent_sleeps_take_one_scheduler_thread_and_about_a_second() {
     let limit = if std::env::var_os("PIPE_RUN_STRICT_TIMING").is_some() {
         Duration::from_secs(2)
     } else {
-        Duration::from_secs(4)
+        Duration::from_secs(6)
     };
     assert!(took < limit, "took {took:?}");
     drop(jobs);
