@@ -357,6 +357,24 @@ fn line_buffer_prints_whole_lines_as_they_come() {
 }
 
 #[test]
+fn line_buffer_also_prints_pipeline_jobs_live() {
+    let ran = pipe_run(&[
+        "pool",
+        "--line-buffer",
+        "-j",
+        "2",
+        "seq 3 | sed s/^/{}/",
+        ":::",
+        "x",
+        "y",
+    ]);
+    ran.expect_code(0);
+    let mut lines = ran.lines();
+    lines.sort();
+    assert_eq!(lines, ["x1", "x2", "x3", "y1", "y2", "y3"], "{ran:?}");
+}
+
+#[test]
 fn slot_numbers_stay_within_the_worker_count() {
     let values: Vec<String> = (1..=12).map(|i| i.to_string()).collect();
     let ran = pipe_run(&args(

@@ -227,6 +227,14 @@ struct Submitted {
     stopped: bool,
 }
 
+/// Line callbacks for --line-buffer, and output caps for what is printed
+/// already.
+struct LinePrinters {
+    stdout: Box<dyn FnMut(&[u8]) + Send>,
+    stderr: Box<dyn FnMut(&[u8]) + Send>,
+    limits: Option<(OutputLimit, OutputLimit)>,
+}
+
 /// A finished job's report, kept until it is printed (--keep-order) and
 /// for the summary.
 struct Failure {
@@ -417,32 +425,61 @@ impl Run {
     fn task(&self, args: &JobArgs, slot: usize) -> pipe_run::Result<(TaskSpec, String)> {
         let command = self.template.command_line(args, slot)?;
         let mut stages = self.template.stages(args, slot)?;
-        let keep_output = self.results.is_some() || self.args.json;
-        if self.args.line_buffer {
-            let last = stages.pop().expect("a template has a command");
-            let bar = self.progress.clone();
-            let bar2 = self.progress.clone();
-            let mut last = last
-                .on_stdout_line(move |line| {
-                    bar.suspend(|| write_line(&mut io::stdout().lock(), line))
-                })
-                .on_stderr_line(move |line| {
-                    bar2.suspend(|| write_line(&mut io::stderr().lock(), line))
-                });
-            if !keep_output {
-                // Printed already: keep only what the summary shows.
-                last = last
-                    .stdout_limit(OutputLimit::head(0))
-                    .stderr_limit(OutputLimit::new(16 * 1024, Keep::Tail));
-            }
-            stages.push(last);
-        }
+        // Callbacks and caps go on the whole pipeline when there is one (a
+        // pipeline's stdout is its last stage's, its stderr all stages').
         let spec = if stages.len() == 1 {
-            stages.pop().expect("one stage").into_spec()
+            let cmd = stages.pop().expect("one stage");
+            match self.line_printers() {
+                Some(p) => {
+                    let cmd = cmd.on_stdout_line(p.stdout).on_stderr_line(p.stderr);
+                    match p.limits {
+                        Some((out, err)) => cmd.stdout_limit(out).stderr_limit(err),
+                        None => cmd,
+                    }
+                    .into_spec()
+                }
+                None => cmd.into_spec(),
+            }
         } else {
-            Pipeline::new(stages).into_spec()
+            let pipeline = Pipeline::new(stages);
+            match self.line_printers() {
+                Some(p) => {
+                    let pipeline = pipeline.on_stdout_line(p.stdout).on_stderr_line(p.stderr);
+                    match p.limits {
+                        Some((out, err)) => pipeline.stdout_limit(out).stderr_limit(err),
+                        None => pipeline,
+                    }
+                    .into_spec()
+                }
+                None => pipeline.into_spec(),
+            }
         };
         Ok((spec, command))
+    }
+
+    /// With --line-buffer: callbacks that print each line whole, as it
+    /// comes, and the caps that keep only what the summary needs (unless
+    /// --results or --json want everything).
+    fn line_printers(&self) -> Option<LinePrinters> {
+        if !self.args.line_buffer {
+            return None;
+        }
+        let (bar, bar2) = (self.progress.clone(), self.progress.clone());
+        let keep_all = self.results.is_some() || self.args.json;
+        Some(LinePrinters {
+            stdout: Box::new(move |line| {
+                bar.suspend(|| write_line(&mut io::stdout().lock(), line))
+            }),
+            stderr: Box::new(move |line| {
+                bar2.suspend(|| write_line(&mut io::stderr().lock(), line))
+            }),
+            limits: (!keep_all).then(|| {
+                (
+                    OutputLimit::head(0),
+                    OutputLimit::new(16 * 1024, Keep::Tail),
+                )
+            }),
+        })
     }
 
     /// Applies one pool event; returns the job when it has ended.
