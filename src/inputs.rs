@@ -146,7 +146,7 @@ impl Inputs {
     }
 
     /// How many values each job has (the number of input groups; 1 for
-    /// lines), for [`Template::check_inputs`].
+    /// lines), for [`Template::check_inputs`](crate::Template::check_inputs).
     ///
     /// ```
     /// assert_eq!(pipe_run::Inputs::lines(std::io::empty()).groups(), 1);

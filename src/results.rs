@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::status::{Completed, error_exit_code, shell_exit_code};
 
-/// A directory of per-job result files; see the [module docs](self) for
-/// the layout.
+/// A directory of per-job result files: `DIR/<job number>/` holding `cmd`,
+/// `stdout`, `stderr`, `status` (the exit code a shell would report) and,
+/// for a failed job, `error`.
 ///
 /// ```
 /// use pipe_run::{Command, ResultsDir};
