@@ -3,6 +3,8 @@
 //!
 //! - plain std threads, one per slot, each calling `Command::status()` in a loop
 //!   (the floor: no capture, no scheduler),
+//! - a bare one-thread loop (spawn, pidfds in one `ppoll`, reap, refill; no capture):
+//!   the floor of any single-scheduler design, for reference,
 //! - pipe-run's `Pool`, output captured per job: everything submitted up front and
 //!   waited for once (as the floor's threads are joined once), and through the lazy,
 //!   bounded `Pool::map`, whose consumer wakes for every result in input order,
@@ -65,6 +67,62 @@ fn std_threads(jobs: usize, j: usize) -> Duration {
         .collect();
     for t in threads {
         t.join().unwrap();
+    }
+    t0.elapsed()
+}
+
+/// The least one thread can do: spawn, watch pidfds in one `ppoll`, reap,
+/// refill at once; no capture, no bookkeeping. The gap between this and the
+/// threads is what any one-thread scheduler pays: its spawns cannot overlap
+/// (the parent waits inside `posix_spawn` until the child has exec'd).
+fn single_thread_loop(jobs: usize, j: usize) -> Duration {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let spawn = || {
+        let child = StdCommand::new(TRUE).spawn().unwrap();
+        // SAFETY: pidfd_open returns a new descriptor that we own.
+        let fd = unsafe {
+            OwnedFd::from_raw_fd(
+                libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) as i32,
+            )
+        };
+        (child, fd)
+    };
+    let t0 = Instant::now();
+    let (mut started, mut done) = (0, 0);
+    let mut running = Vec::new();
+    while started < jobs.min(j) {
+        running.push(spawn());
+        started += 1;
+    }
+    let mut fds = Vec::new();
+    while done < jobs {
+        fds.clear();
+        fds.extend(running.iter().map(|(_, fd): &(_, OwnedFd)| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }));
+        // SAFETY: a valid, exclusively borrowed pollfd array; no timeout.
+        unsafe {
+            libc::ppoll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        for k in (0..fds.len()).rev() {
+            if fds[k].revents == 0 {
+                continue;
+            }
+            let (mut child, _fd) = running.swap_remove(k);
+            assert!(child.wait().unwrap().success());
+            done += 1;
+            if started < jobs {
+                running.push(spawn());
+                started += 1;
+            }
+        }
     }
     t0.elapsed()
 }
@@ -176,6 +234,10 @@ fn main() {
         Contender {
             name: "std threads, status() (floor)",
             run: std_threads,
+        },
+        Contender {
+            name: "one-thread spawn loop, no capture (ref.)",
+            run: single_thread_loop,
         },
         Contender {
             name: "pipe-run Pool: submit all, wait, results",
