@@ -424,35 +424,31 @@ impl Run {
     /// a `|`; with --line-buffer, with callbacks that print whole lines.
     fn task(&self, args: &JobArgs, slot: usize) -> pipe_run::Result<(TaskSpec, String)> {
         let command = self.template.command_line(args, slot)?;
-        let mut stages = self.template.stages(args, slot)?;
+        let Some(p) = self.line_printers() else {
+            return Ok((self.template.task(args, slot)?, command));
+        };
         // Callbacks and caps go on the whole pipeline when there is one (a
         // pipeline's stdout is its last stage's, its stderr all stages').
+        let mut stages = self.template.stages(args, slot)?;
         let spec = if stages.len() == 1 {
-            let cmd = stages.pop().expect("one stage");
-            match self.line_printers() {
-                Some(p) => {
-                    let cmd = cmd.on_stdout_line(p.stdout).on_stderr_line(p.stderr);
-                    match p.limits {
-                        Some((out, err)) => cmd.stdout_limit(out).stderr_limit(err),
-                        None => cmd,
-                    }
-                    .into_spec()
-                }
-                None => cmd.into_spec(),
+            let cmd = stages
+                .remove(0)
+                .on_stdout_line(p.stdout)
+                .on_stderr_line(p.stderr);
+            match p.limits {
+                Some((out, err)) => cmd.stdout_limit(out).stderr_limit(err),
+                None => cmd,
             }
+            .into_spec()
         } else {
-            let pipeline = Pipeline::new(stages);
-            match self.line_printers() {
-                Some(p) => {
-                    let pipeline = pipeline.on_stdout_line(p.stdout).on_stderr_line(p.stderr);
-                    match p.limits {
-                        Some((out, err)) => pipeline.stdout_limit(out).stderr_limit(err),
-                        None => pipeline,
-                    }
-                    .into_spec()
-                }
-                None => pipeline.into_spec(),
+            let pipeline = Pipeline::new(stages)
+                .on_stdout_line(p.stdout)
+                .on_stderr_line(p.stderr);
+            match p.limits {
+                Some((out, err)) => pipeline.stdout_limit(out).stderr_limit(err),
+                None => pipeline,
             }
+            .into_spec()
         };
         Ok((spec, command))
     }

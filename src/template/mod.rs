@@ -47,6 +47,8 @@ use std::fmt;
 use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::inputs::JobArgs;
+use crate::pipeline::Pipeline;
+use crate::pool::TaskSpec;
 
 mod scan;
 
@@ -434,6 +436,49 @@ impl Template {
             Expansion::Script(script) => Ok(vec![Command::shell(script)]),
             Expansion::Stages(stages) => Ok(stages.into_iter().map(command_of).collect()),
         }
+    }
+
+    /// The pipeline of one job: every stage of [`Template::stages`] joined
+    /// by pipes (a template without `|` gives a one-stage pipeline).
+    ///
+    /// ```
+    /// use pipe_run::{JobArgs, Template};
+    /// let t = Template::parse(r"printf '{}\n{}\n' | wc -l")?;
+    /// let out = t.pipeline(&JobArgs::new(1, ["x"]), 1)?.check_output()?;
+    /// assert_eq!(String::from_utf8_lossy(&out).trim(), "2");
+    /// # Ok::<(), pipe_run::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Template::stages`].
+    pub fn pipeline(&self, args: &JobArgs, slot: usize) -> Result<Pipeline> {
+        Ok(Pipeline::new(self.stages(args, slot)?))
+    }
+
+    /// The job as a pool task: a [`Command`] for a template without `|`,
+    /// else a [`Pipeline`].
+    ///
+    /// ```
+    /// use pipe_run::{Inputs, Pool, Template};
+    /// let t = Template::parse("echo {#}:{}")?;
+    /// let pool = Pool::new(2)?;
+    /// let tasks = Inputs::product(vec![vec!["a".into(), "b".into()]])
+    ///     .map(|job| t.task(&job?, 1))
+    ///     .collect::<Result<Vec<_>, _>>()?;
+    /// let out: Vec<String> = pool.map(tasks).map(|r| r.map(|d| d.stdout_text())).collect::<Result<_, _>>()?;
+    /// assert_eq!(out, ["1:a\n", "2:b\n"]);
+    /// # Ok::<(), pipe_run::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Template::stages`].
+    pub fn task(&self, args: &JobArgs, slot: usize) -> Result<TaskSpec> {
+        let mut stages = self.stages(args, slot)?;
+        Ok(if stages.len() == 1 {
+            stages.remove(0).into()
+        } else {
+            Pipeline::new(stages).into()
+        })
     }
 
     /// The command line of one job as a person reads it: words shell-quoted
