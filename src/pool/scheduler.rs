@@ -335,6 +335,15 @@ pub(crate) fn spawn(
 
 impl Scheduler {
     fn main(&mut self) {
+        // Whatever happens below, waiters in `shutdown`/`terminate`/`Drop`
+        // must wake up: marked stopped on the way out, unwinding included.
+        struct Stopped(Arc<Shared>);
+        impl Drop for Stopped {
+            fn drop(&mut self) {
+                self.0.set_stopped();
+            }
+        }
+        let _stopped = Stopped(self.shared.clone());
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.run())) {
             let message = panic
                 .downcast_ref::<&str>()
@@ -348,7 +357,6 @@ impl Scheduler {
         self.shared.slots.release_spare_tokens();
         // Joins the helper thread (interrupting its blocking read).
         drop(self.helper.take());
-        self.shared.set_stopped();
     }
 
     fn run(&mut self) {
