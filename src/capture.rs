@@ -63,6 +63,7 @@ pub enum Keep {
 /// # Ok::<(), pipe_run::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[must_use = "an OutputLimit does nothing until given to stdout_limit or stderr_limit"]
 pub struct OutputLimit {
     max: usize,
     keep: Keep,
