@@ -45,6 +45,9 @@ struct Input {
     fd: OwnedFd,
     data: Arc<[u8]>,
     pos: usize,
+    /// The bytes are lent by the caller of each `run` (communicate's
+    /// `&[u8]`) instead of owned: no copy unless a call times out.
+    lent: bool,
 }
 
 /// One output stream of the child being collected.
@@ -248,8 +251,40 @@ impl Communicator {
         if data.len() > sys::DEFAULT_PIPE {
             sys::grow_pipe(fd.as_fd(), sys::BIG_PIPE);
         }
-        self.input = Some(Input { fd, data, pos: 0 });
+        self.input = Some(Input {
+            fd,
+            data,
+            pos: 0,
+            lent: false,
+        });
         Ok(())
+    }
+
+    /// Takes stdin to write bytes the caller lends to each call of
+    /// [`on_ready`](Self::on_ready), until [`keep_lent`](Self::keep_lent).
+    /// Saves copying a large `communicate` input that is written in one call.
+    pub(crate) fn lend_input(&mut self, fd: OwnedFd, len: usize) -> io::Result<()> {
+        sys::set_nonblocking(fd.as_fd(), true)?;
+        if len > sys::DEFAULT_PIPE {
+            sys::grow_pipe(fd.as_fd(), sys::BIG_PIPE);
+        }
+        self.input = Some(Input {
+            fd,
+            data: Arc::from(&[][..]),
+            pos: 0,
+            lent: true,
+        });
+        Ok(())
+    }
+
+    /// The lending call is over: copies what is still unwritten of `lent`
+    /// so a later call can resume without it.
+    pub(crate) fn keep_lent(&mut self, lent: &[u8]) {
+        if let Some(input) = self.input.as_mut().filter(|i| i.lent) {
+            input.data = Arc::from(&lent[input.pos.min(lent.len())..]);
+            input.pos = 0;
+            input.lent = false;
+        }
     }
 
     /// Whether every pipe is finished: input written (or refused) and
@@ -277,14 +312,15 @@ impl Communicator {
 
     /// Serves the pipes that `fds` (filled by [`interest`](Self::interest)
     /// and polled) report ready; entries for other descriptors are ignored.
-    pub(crate) fn on_ready(&mut self, fds: &[PollFd]) -> io::Result<()> {
+    /// `lent` is the input given to [`lend_input`](Self::lend_input), if any.
+    pub(crate) fn on_ready(&mut self, fds: &[PollFd], lent: Option<&[u8]>) -> io::Result<()> {
         for pfd in fds.iter().filter(|p| p.revents != 0) {
             if self
                 .input
                 .as_ref()
                 .is_some_and(|i| i.fd.as_raw_fd() == pfd.fd)
             {
-                self.write_some()?;
+                self.write_some(lent)?;
                 continue;
             }
             let found = self
@@ -301,12 +337,18 @@ impl Communicator {
     /// Writes as much input as the pipe takes; closes stdin when all is
     /// written. A child that exits or closes its stdin early makes the write
     /// fail with EPIPE: the rest of the input is dropped, not an error.
-    fn write_some(&mut self) -> io::Result<()> {
+    fn write_some(&mut self, lent: Option<&[u8]>) -> io::Result<()> {
         let Some(input) = &mut self.input else {
             return Ok(());
         };
-        while input.pos < input.data.len() {
-            match sys::write(input.fd.as_fd(), &input.data[input.pos..]) {
+        let data: &[u8] = match (input.lent, lent) {
+            (false, _) => &input.data,
+            (true, Some(bytes)) => bytes,
+            // Lent bytes gone without keep_lent (a panic): close stdin.
+            (true, None) => &[],
+        };
+        while input.pos < data.len() {
+            match sys::write(input.fd.as_fd(), &data[input.pos..]) {
                 Ok(n) => input.pos += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,

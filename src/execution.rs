@@ -93,7 +93,11 @@ impl Execution {
     /// Serves ready pipes and reaps processes whose pidfd fired; kills
     /// every process tree when an output limit asks to.
     pub(crate) fn on_ready(&mut self, fds: &[PollFd]) -> io::Result<()> {
-        self.comm.on_ready(fds)?;
+        self.on_ready_lent(fds, None)
+    }
+
+    fn on_ready_lent(&mut self, fds: &[PollFd], lent: Option<&[u8]>) -> io::Result<()> {
+        self.comm.on_ready(fds, lent)?;
         if self.comm.take_kill_request() {
             self.signal_tree(sys::SIGKILL)?;
         }
@@ -130,6 +134,24 @@ impl Execution {
     /// Returns `Ok(false)` on expiry, with everything collected so far kept
     /// for a later call.
     pub(crate) fn run(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
+        self.run_lent(deadline, None)
+    }
+
+    /// [`run`](Self::run) writing input lent by the caller; what is left of
+    /// it is copied when the call ends early.
+    pub(crate) fn run_lent(
+        &mut self,
+        deadline: Option<Instant>,
+        lent: Option<&[u8]>,
+    ) -> io::Result<bool> {
+        let result = self.run_inner(deadline, lent);
+        if let Some(bytes) = lent {
+            self.comm.keep_lent(bytes);
+        }
+        result
+    }
+
+    fn run_inner(&mut self, deadline: Option<Instant>, lent: Option<&[u8]>) -> io::Result<bool> {
         let _guard =
             (self.comm.writing() && sys::sigpipe_is_default()).then(sys::SigpipeGuard::new);
         let mut fds = Vec::with_capacity(8);
@@ -142,7 +164,7 @@ impl Execution {
                 }
                 continue;
             }
-            self.on_ready(&fds)?;
+            self.on_ready_lent(&fds, lent)?;
         }
         // Processes without a pidfd are waited for one by one.
         for p in &self.processes {

@@ -383,7 +383,10 @@ impl Popen {
     ) -> Result<(Vec<u8>, Vec<u8>)> {
         let deadline = timeout.map(|t| Instant::now() + t);
         self.start_communication(input)?;
-        match self.exec.run(deadline) {
+        match self
+            .exec
+            .run_lent(deadline, input.filter(|b| !b.is_empty()))
+        {
             Ok(true) => {
                 let comm = self.exec.comm_mut();
                 Ok((comm.take(0), comm.take(1)))
@@ -426,7 +429,8 @@ impl Popen {
                     "input was given both to the command and to communicate",
                 ));
             }
-            (Some(bytes), None) => Some(Arc::from(bytes)),
+            // Lent to each run of the loop, copied only if a call ends early.
+            (Some(_), None) => None,
             (None, configured) => configured,
         };
         if input.is_some() && self.stdin.is_none() {
@@ -435,13 +439,21 @@ impl Popen {
                 "communicate was given input but stdin is not a pipe (use .stdin(Redirect::Pipe))",
             ));
         }
-        let stdin = self.stdin.take().map(OwnedFd::from);
+        let mut stdin = self.stdin.take().map(OwnedFd::from);
+        let lent_stdin = match input {
+            Some(bytes) if !bytes.is_empty() => stdin.take().map(|fd| (fd, bytes.len())),
+            _ => None,
+        };
         let outputs = vec![
             self.stdout.take().map(OwnedFd::from),
             self.stderr.take().map(OwnedFd::from),
         ];
         let mut comm = Communicator::new(stdin, data, outputs)
             .map_err(|e| self.io_error("cannot set up the pipes", e))?;
+        if let Some((fd, len)) = lent_stdin {
+            comm.lend_input(fd, len)
+                .map_err(|e| self.io_error("cannot set up the pipes", e))?;
+        }
         for (i, capture) in self.capture.iter().enumerate() {
             comm.capture(i, capture);
         }
