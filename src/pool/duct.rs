@@ -15,7 +15,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{ExitStatus, Output};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::status::Completed;
@@ -113,9 +113,17 @@ impl DuctRun {
         Ok(())
     }
 
-    pub(crate) fn needs_tick(&self) -> bool {
-        self.output.is_none()
-            && (self.pidfds.iter().any(Option::is_none) || self.exited.iter().all(|&e| e))
+    pub(crate) fn tick_after(&self) -> Option<Duration> {
+        if self.output.is_some() {
+            None
+        } else if self.exited.iter().all(|&e| e) {
+            // Only duct's reader threads are left to finish.
+            Some(Duration::from_millis(1))
+        } else if self.pidfds.iter().any(Option::is_none) {
+            Some(super::launcher::backoff(self.started))
+        } else {
+            None
+        }
     }
 
     pub(crate) fn tick(&mut self) -> io::Result<()> {

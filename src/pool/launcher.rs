@@ -8,7 +8,7 @@
 use std::io;
 use std::process::ExitStatus;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::Result;
 use crate::execution::Execution;
@@ -46,6 +46,13 @@ impl Launcher for Local {
             )?))),
         }
     }
+}
+
+/// Without a pidfd nothing wakes us when a process exits: look every
+/// millisecond at first, then every eighth of its age, at most every 50 ms
+/// (a short job is reaped at once, a long one costs 20 wake-ups a second).
+pub(crate) fn backoff(started: Instant) -> Duration {
+    (started.elapsed() / 8).clamp(Duration::from_millis(1), Duration::from_millis(50))
 }
 
 /// A started job as the scheduler drives it.
@@ -110,20 +117,22 @@ impl Running {
         }
     }
 
-    /// Whether the scheduler must come back soon without an event: a
-    /// process without a pidfd, or duct's threads still finishing.
-    pub(crate) fn needs_tick(&self) -> bool {
+    /// How soon the scheduler must look again without an event, if it
+    /// must: a process without a pidfd (checked less often the longer it
+    /// runs), or duct's threads finishing after the processes exited.
+    pub(crate) fn tick_after(&self) -> Option<Duration> {
         match self {
             Running::Exec(e) => e
                 .processes()
                 .iter()
-                .any(|p| p.pidfd().is_none() && p.status().is_none()),
+                .any(|p| p.pidfd().is_none() && p.status().is_none())
+                .then(|| backoff(e.started())),
             #[cfg(feature = "duct")]
-            Running::Duct(d) => d.needs_tick(),
+            Running::Duct(d) => d.tick_after(),
         }
     }
 
-    /// Checks without an event (see [`needs_tick`](Self::needs_tick)).
+    /// Checks without an event (see [`tick_after`](Self::tick_after)).
     pub(crate) fn tick(&mut self) -> io::Result<()> {
         match self {
             Running::Exec(e) => e.reap_exited().map(drop),

@@ -39,10 +39,6 @@ use super::launcher::{Launcher, Running};
 use super::slot::{Slot, Slots};
 use super::task::TaskSpec;
 
-/// How soon the scheduler looks again at a job it cannot poll (no pidfd,
-/// or duct's reader threads finishing).
-const TICK: Duration = Duration::from_millis(1);
-
 /// A wake pipe with a flag, so that a burst of rings costs one write.
 #[derive(Debug)]
 pub(crate) struct Doorbell {
@@ -482,7 +478,7 @@ impl Scheduler {
             .push(sys::poll_fd(self.shared.doorbell.rx.as_fd(), sys::POLLIN));
         let mut wake = self.deadlines.peek().map(|Reverse((d, _, _))| *d);
         let mut earliest = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
-        let mut tick = false;
+        let now = Instant::now();
         for (key, slot) in self.jobs.iter().enumerate() {
             let Some(rj) = slot else { continue };
             let start = self.fds.len();
@@ -496,10 +492,9 @@ impl Scheduler {
             if let Some(kill) = rj.kill {
                 earliest(kill.grace);
             }
-            tick |= rj.run.needs_tick();
-        }
-        if tick {
-            earliest(Instant::now() + TICK);
+            if let Some(after) = rj.run.tick_after() {
+                earliest(now + after);
+            }
         }
         wake
     }
@@ -593,7 +588,7 @@ impl Scheduler {
                 self.finish_killed(key);
                 continue;
             }
-            if rj.run.needs_tick() {
+            if rj.run.tick_after().is_some() {
                 match rj.run.tick() {
                     Ok(()) => self.check_done(key),
                     Err(e) => self.fail_io(key, e),
