@@ -736,7 +736,7 @@ fn ok_status(s: std::process::ExitStatus) -> Result<(), String> {
 
 fn scenario_spawn(cfg: &Config, goals: &mut Vec<Goal>) {
     let k = cfg.spawn_batch;
-    let rounds = cfg.rounds(21, 5);
+    let rounds = cfg.rounds(51, 5);
     let mut cs = vec![
         contender("std status()", || {
             batch(k, || {
