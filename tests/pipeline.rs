@@ -95,7 +95,10 @@ fn statuses_are_per_stage_and_the_rightmost_failure_decides() {
     assert_eq!(e.kind(), ErrorKind::CalledProcess, "{}", show_err(&e));
     assert_eq!(e.status().and_then(|s| s.code()), Some(7));
     assert_eq!(codes(e.statuses()), [Some(7), Some(0)]);
-    assert!(e.to_string().contains("exited with code 7 (stage 1 of 2)"), "{e}");
+    assert!(
+        e.to_string().contains("exited with code 7 (stage 1 of 2)"),
+        "{e}"
+    );
 
     // A signal other than SIGPIPE is a failure wherever it happens.
     let killed = Command::new(fixture("signal-self")).arg("15");
