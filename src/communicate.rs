@@ -371,11 +371,6 @@ impl Communicator {
         self.input = None;
     }
 
-    /// The output streams, in the order given to [`new`](Self::new).
-    pub(crate) fn outputs(&self) -> &[Output] {
-        &self.outputs
-    }
-
     /// Takes the bytes of output `i` collected so far (empty if no such
     /// stream).
     pub(crate) fn take(&mut self, i: usize) -> Vec<u8> {

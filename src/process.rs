@@ -58,10 +58,6 @@ impl Process {
         self.pid
     }
 
-    pub(crate) fn pgid(&self) -> Option<u32> {
-        self.pgid
-    }
-
     /// The pidfd to put in a poll set for exit detection.
     pub(crate) fn pidfd(&self) -> Option<BorrowedFd<'_>> {
         self.pidfd.as_ref().map(|fd| fd.as_fd())

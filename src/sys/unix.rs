@@ -12,9 +12,6 @@ use std::time::Instant;
 pub(crate) use libc::pollfd as PollFd;
 pub(crate) const POLLIN: i16 = libc::POLLIN;
 pub(crate) const POLLOUT: i16 = libc::POLLOUT;
-pub(crate) const POLLHUP: i16 = libc::POLLHUP;
-pub(crate) const POLLERR: i16 = libc::POLLERR;
-pub(crate) const POLLNVAL: i16 = libc::POLLNVAL;
 
 pub(crate) const SIGKILL: i32 = libc::SIGKILL;
 pub(crate) const SIGTERM: i32 = libc::SIGTERM;
