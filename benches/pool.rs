@@ -141,6 +141,28 @@ fn pool_submit_all(jobs: usize, j: usize) -> Duration {
     t0.elapsed()
 }
 
+/// As `pool_submit_all`, with stdio as the floor has it (inherited, here
+/// `/dev/null`): what capturing costs.
+fn pool_no_capture(jobs: usize, j: usize) -> Duration {
+    use pipe_run::Redirect;
+    let t0 = Instant::now();
+    let pool = Pool::new(j).unwrap();
+    let handles: Vec<Job> = (0..jobs)
+        .map(|_| {
+            let cmd = Command::new(TRUE)
+                .stdin(Redirect::Inherit)
+                .stdout(Redirect::Null)
+                .stderr(Redirect::Null);
+            pool.submit(cmd).unwrap()
+        })
+        .collect();
+    pool.shutdown(true, false);
+    for h in handles {
+        h.into_result().unwrap();
+    }
+    t0.elapsed()
+}
+
 fn pool_map(jobs: usize, j: usize) -> Duration {
     let t0 = Instant::now();
     let pool = Pool::new(j).unwrap();
@@ -242,6 +264,10 @@ fn main() {
         Contender {
             name: "pipe-run Pool: submit all, wait, results",
             run: pool_submit_all,
+        },
+        Contender {
+            name: "pipe-run Pool, output not captured",
+            run: pool_no_capture,
         },
         Contender {
             name: "pipe-run Pool::map (results in order)",
