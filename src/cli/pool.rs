@@ -227,11 +227,17 @@ struct Submitted {
     stopped: bool,
 }
 
+/// A per-line output callback.
+type LineSink = Box<dyn FnMut(&[u8]) + Send>;
+
+/// A finished job's stdout and stderr.
+type JobOutput = (Vec<u8>, Vec<u8>);
+
 /// Line callbacks for --line-buffer, and output caps for what is printed
 /// already.
 struct LinePrinters {
-    stdout: Box<dyn FnMut(&[u8]) + Send>,
-    stderr: Box<dyn FnMut(&[u8]) + Send>,
+    stdout: LineSink,
+    stderr: LineSink,
     limits: Option<(OutputLimit, OutputLimit)>,
 }
 
@@ -760,7 +766,7 @@ struct Printer {
     keep_order: bool,
     progress: ProgressBar,
     /// With --keep-order: output waiting for earlier jobs, by input index.
-    waiting: BTreeMap<u64, Option<(Vec<u8>, Vec<u8>)>>,
+    waiting: BTreeMap<u64, Option<JobOutput>>,
 }
 
 impl Printer {
