@@ -222,8 +222,11 @@ fn a_limit_can_kill_the_child_instead_of_draining_it() {
     let start = Instant::now();
     let cmd = spew(&["--stdout", "1G"]).stdout_limit(OutputLimit::head(1 << 20).kill());
     let done = ok(cmd.run(), "spew 1G with a killing limit");
+    // Death by SIGKILL (asserted below) proves the kill: spew would have
+    // exited 0 after writing its 1 GiB. The time bound only catches a hang;
+    // a loaded 2-core CI machine drains 1 GiB in seconds anyway.
     assert!(
-        start.elapsed() < Duration::from_secs(2),
+        start.elapsed() < Duration::from_secs(20),
         "took {:?}",
         start.elapsed()
     );
