@@ -224,11 +224,7 @@ impl Command {
     }
 
     fn set_env(&mut self, key: &OsStr, value: Option<&OsStr>) {
-        let value = value.map(OsStr::to_owned);
-        match self.env.iter_mut().find(|(k, _)| k == key) {
-            Some(entry) => entry.1 = value,
-            None => self.env.push((key.to_owned(), value)),
-        }
+        set_env(&mut self.env, key, value);
     }
 
     /// Connects the child's stdin. [`Redirect::Merge`] is invalid here.
@@ -622,5 +618,19 @@ impl fmt::Debug for Command {
             d.field("timeout", &t);
         }
         d.finish_non_exhaustive()
+    }
+}
+
+/// Records one change to a child's environment, replacing an earlier change
+/// to the same variable (`None` removes it). Shared with `Pipeline`.
+pub(crate) fn set_env(
+    env: &mut Vec<(OsString, Option<OsString>)>,
+    key: &OsStr,
+    value: Option<&OsStr>,
+) {
+    let value = value.map(OsStr::to_owned);
+    match env.iter_mut().find(|(k, _)| k == key) {
+        Some(entry) => entry.1 = value,
+        None => env.push((key.to_owned(), value)),
     }
 }

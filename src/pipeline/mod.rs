@@ -267,11 +267,7 @@ impl Pipeline {
     }
 
     fn set_env(&mut self, key: &OsStr, value: Option<&OsStr>) {
-        let value = value.map(OsStr::to_owned);
-        match self.env.iter_mut().find(|(k, _)| k == key) {
-            Some(entry) => entry.1 = value,
-            None => self.env.push((key.to_owned(), value)),
-        }
+        crate::command::set_env(&mut self.env, key, value);
     }
 
     /// Connects the first stage's stdin. [`Redirect::Merge`] is invalid.
