@@ -27,6 +27,28 @@
 //! # Ok::<(), pipe_run::Error>(())
 //! ```
 //!
+//! ## Pipelines and streaming
+//! Stages are linked by OS pipes: data flows child to child, never through
+//! our process. Every stage's status is kept; the overall one follows
+//! `pipefail`, except that an early stage killed by SIGPIPE because a later
+//! one stopped reading is not a failure (see [`Pipeline`]).
+//! ```
+//! use std::io::BufRead;
+//! use pipe_run::{Command, Pipeline};
+//!
+//! let done = Pipeline::parse("printf 'b\na\nb\n' | sort -u")?.run()?;
+//! assert_eq!(done.stdout, b"a\nb\n");
+//! assert_eq!(done.statuses().len(), 2);
+//!
+//! // `yes` dies of SIGPIPE when `head` exits: that is success.
+//! assert!(Command::new("yes").pipe(Command::new("head").args(["-n", "1"])).run()?.success());
+//!
+//! // Stream with bounded memory: the child runs only as fast as we read.
+//! let lines = Command::new("seq").arg("100000").reader()?.lines().count();
+//! assert_eq!(lines, 100_000);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## Deadlocks
 //! A child writing to a full pipe blocks until someone reads it. Code that
 //! writes all of a child's input before reading its output, or reads stdout
