@@ -15,6 +15,9 @@
 //!
 //! See `benches/README.md` for the knobs and how to read the tables.
 
+mod common;
+use common::{allowed_cpus, set_thread_cpus};
+
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -195,33 +198,6 @@ fn choose_pin() -> Option<(usize, usize)> {
         return None;
     }
     Some((cpus[0], cpus[1]))
-}
-
-/// The CPUs this thread may run on.
-fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity
-    // fills it; CPU_ISSET reads it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return Vec::new();
-        }
-        (0..libc::CPU_SETSIZE as usize)
-            .filter(|&c| libc::CPU_ISSET(c, &set))
-            .collect()
-    }
-}
-
-/// Restricts the calling thread to `cpus`.
-fn set_thread_cpus(cpus: &[usize]) {
-    // SAFETY: as in `allowed_cpus`; pid 0 is the calling thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for &c in cpus {
-            libc::CPU_SET(c, &mut set);
-        }
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
 }
 
 /// Pins the calling thread to one CPU until dropped.

@@ -27,6 +27,9 @@
 //! PIPE_RUN_BENCH_ROUNDS=11 cargo bench --bench pipeline # more rounds
 //! ```
 
+mod common;
+use common::{allowed_cpus, set_thread_cpus};
+
 use std::io::Read;
 use std::process::Stdio;
 use std::time::Instant;
@@ -278,33 +281,6 @@ fn check_len(what: &str, got: u64, want: u64) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{what}: read {got} bytes, expected {want}"))
-    }
-}
-
-/// The CPUs this thread may run on.
-fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set that sched_getaffinity
-    // fills; CPU_ISSET only reads it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return Vec::new();
-        }
-        (0..libc::CPU_SETSIZE as usize)
-            .filter(|&c| libc::CPU_ISSET(c, &set))
-            .collect()
-    }
-}
-
-/// Restricts the calling thread to `cpus`.
-fn set_thread_cpus(cpus: &[usize]) {
-    // SAFETY: as in `allowed_cpus`; pid 0 is the calling thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for &c in cpus {
-            libc::CPU_SET(c, &mut set);
-        }
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
 }
 
