@@ -155,7 +155,9 @@ impl Execution {
         let _guard =
             (self.comm.writing() && sys::sigpipe_is_default()).then(sys::SigpipeGuard::new);
         let mut fds = Vec::with_capacity(8);
-        while !self.comm.is_done() || self.waiting_on_pidfd() {
+        // Without a deadline, once the pipes are done a plain `waitpid` per
+        // process is all that is left: no pidfd, no poll.
+        while !self.comm.is_done() || (deadline.is_some() && self.waiting_on_pidfd()) {
             fds.clear();
             self.interest(&mut fds);
             if sys::poll(&mut fds, deadline)? == 0 {
@@ -166,10 +168,13 @@ impl Execution {
             }
             self.on_ready_lent(&fds, lent)?;
         }
-        // Processes without a pidfd are waited for one by one.
+        // What is left (processes without a pidfd, or no deadline) is
+        // waited for one by one.
         for p in &self.processes {
-            if p.wait_deadline(deadline)?.is_none() {
-                return Ok(false);
+            match deadline {
+                None => drop(p.wait_exclusive()?),
+                Some(_) if p.wait_deadline(deadline)?.is_none() => return Ok(false),
+                Some(_) => {}
             }
         }
         Ok(true)

@@ -9,7 +9,7 @@
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::{Child, ExitStatus};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use wait_timeout::ChildExt;
@@ -22,8 +22,10 @@ pub(crate) struct Process {
     pid: u32,
     /// The process group it was put in, if not ours.
     pgid: Option<u32>,
-    /// Readable once the child has exited; `None` without pidfd support.
-    pidfd: Option<OwnedFd>,
+    /// Readable once the child has exited; `None` without pidfd support or
+    /// when first asked for after the child was reaped. Opened on first use:
+    /// a run that only waits never needs one (see [`Process::pidfd`]).
+    pidfd: OnceLock<Option<OwnedFd>>,
     state: Mutex<State>,
 }
 
@@ -46,7 +48,7 @@ impl Process {
         Process {
             pid,
             pgid,
-            pidfd: sys::pidfd_open(pid),
+            pidfd: OnceLock::new(),
             state: Mutex::new(State {
                 child: Some(child),
                 status: None,
@@ -58,9 +60,27 @@ impl Process {
         self.pid
     }
 
-    /// The pidfd to put in a poll set for exit detection.
+    /// The pidfd to put in a poll set for exit detection, opened on first
+    /// use. `None` without pidfd support, and for a child already reaped
+    /// (there is nothing left to wait for).
     pub(crate) fn pidfd(&self) -> Option<BorrowedFd<'_>> {
-        self.pidfd.as_ref().map(|fd| fd.as_fd())
+        self.pidfd
+            .get_or_init(|| self.open_pidfd())
+            .as_ref()
+            .map(|fd| fd.as_fd())
+    }
+
+    /// Only an unreaped child may get a pidfd: once reaped, its pid may
+    /// already name another process. Must not be called with the lock held.
+    fn open_pidfd(&self) -> Option<OwnedFd> {
+        let state = self.lock();
+        let unreaped = state.status.is_none() && state.child.is_some();
+        unreaped.then(|| sys::pidfd_open(self.pid)).flatten()
+    }
+
+    /// The pidfd if one was already opened; never opens one.
+    fn opened_pidfd(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd.get()?.as_ref().map(|fd| fd.as_fd())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -102,9 +122,9 @@ impl Process {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
             }
-            match &self.pidfd {
+            match self.pidfd() {
                 Some(fd) => {
-                    let mut fds = [sys::poll_fd(fd.as_fd(), sys::POLLIN)];
+                    let mut fds = [sys::poll_fd(fd, sys::POLLIN)];
                     sys::poll(&mut fds, deadline)?;
                 }
                 None => {
@@ -114,6 +134,23 @@ impl Process {
                 }
             }
         }
+    }
+
+    /// Waits for the child to exit, blocking in `waitpid` with the lock held:
+    /// the cheapest wait (no pidfd, no poll), for an owner that has the
+    /// process to itself (`Execution::run` takes `&mut self`), since a
+    /// concurrent `signal` would wait for the lock until the child exits.
+    pub(crate) fn wait_exclusive(&self) -> io::Result<ExitStatus> {
+        let mut state = self.lock();
+        if let Some(status) = state.status {
+            return Ok(status);
+        }
+        let Some(child) = state.child.as_mut() else {
+            return Err(io::Error::other("the child was handed to the reaper"));
+        };
+        let status = child.wait()?;
+        state.status = Some(status);
+        Ok(status)
     }
 
     /// Without a pidfd: waits with `wait-timeout` for one short slice while
@@ -142,8 +179,10 @@ impl Process {
         if state.status.is_some() || state.child.is_none() {
             return Ok(());
         }
-        let result = match &self.pidfd {
-            Some(fd) => sys::pidfd_send_signal(fd.as_fd(), sig),
+        // Without a pidfd, `kill` is as safe here: the child is unreaped
+        // (we hold the lock), so its pid cannot have been reused.
+        let result = match self.opened_pidfd() {
+            Some(fd) => sys::pidfd_send_signal(fd, sig),
             None => sys::kill(self.pid, sig),
         };
         match result {
@@ -187,7 +226,9 @@ impl Drop for Process {
             if let Ok(Some(_)) = child.try_wait() {
                 return;
             }
-            crate::reaper::adopt(child, self.pidfd.take());
+            // Still unreaped, so opening a pidfd for the reaper is safe.
+            let pidfd = self.pidfd.take().flatten();
+            crate::reaper::adopt(child, pidfd.or_else(|| sys::pidfd_open(self.pid)));
         }
     }
 }
