@@ -62,6 +62,44 @@ fn bytes_flow_through_every_stage_exactly() {
     );
 }
 
+/// What `pipe-size` reports for its stdin and stdout, run in the middle of `p`'s
+/// three stages (`cat | pipe-size | cat`).
+fn inner_pipe_sizes(p: Pipeline) -> String {
+    let done = ok(p.input("").run(), "cat | pipe-size | cat");
+    String::from_utf8(done.stdout.clone()).expect("pipe-size prints text")
+}
+
+fn three_stages() -> Pipeline {
+    Pipeline::new([
+        Command::new("cat"),
+        Command::new(fixture("pipe-size")),
+        Command::new("cat"),
+    ])
+}
+
+#[test]
+fn pipes_between_stages_are_grown_to_the_pipe_size() {
+    // Root has no per-user pipe budget, so the kernel grants every size here.
+    assert_eq!(Pipeline::DEFAULT_PIPE_SIZE, 256 << 10);
+    assert_eq!(
+        inner_pipe_sizes(three_stages()),
+        "stdin 262144\nstdout 262144\n"
+    );
+    assert_eq!(
+        inner_pipe_sizes(three_stages().pipe_size(1 << 20)),
+        "stdin 1048576\nstdout 1048576\n"
+    );
+    // 0 keeps the kernel's default (64 KiB); odd sizes round up to pages.
+    assert_eq!(
+        inner_pipe_sizes(three_stages().pipe_size(0)),
+        "stdin 65536\nstdout 65536\n"
+    );
+    assert_eq!(
+        inner_pipe_sizes(three_stages().pipe_size(100_000)),
+        "stdin 131072\nstdout 131072\n"
+    );
+}
+
 #[test]
 fn input_feeds_the_first_stage_concurrently_with_the_output() {
     // 8 MiB in while 8 MiB come out: writing all the input first would deadlock.

@@ -15,7 +15,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::Arc;
@@ -109,6 +109,8 @@ pub struct Pipeline {
     timeout: Option<Duration>,
     new_process_group: Option<bool>,
     strict_sigpipe: bool,
+    /// Capacity asked for the pipes between stages (0: the OS default).
+    pipe_size: usize,
     /// Callbacks and limits for the last stage's stdout (0) and the shared
     /// stderr (1).
     capture: [Capture; 2],
@@ -138,6 +140,7 @@ impl Pipeline {
             timeout: None,
             new_process_group: None,
             strict_sigpipe: false,
+            pipe_size: Pipeline::DEFAULT_PIPE_SIZE,
             capture: Default::default(),
         }
     }
@@ -360,6 +363,36 @@ impl Pipeline {
     /// ```
     pub fn new_process_group(mut self, yes: bool) -> Pipeline {
         self.new_process_group = Some(yes);
+        self
+    }
+
+    /// The capacity the pipes between stages get unless
+    /// [`pipe_size`](Pipeline::pipe_size) says otherwise: 256 KiB, four
+    /// times Linux's default.
+    pub const DEFAULT_PIPE_SIZE: usize = 256 << 10;
+
+    /// The capacity, in bytes, of the pipes between stages (default
+    /// [`DEFAULT_PIPE_SIZE`](Pipeline::DEFAULT_PIPE_SIZE); `0` keeps the
+    /// OS default, 64 KiB on Linux).
+    ///
+    /// A bigger pipe lets the stages hand over data in fewer, larger
+    /// steps: `head -c 1G /dev/zero | cat | cat` runs about 12 % faster
+    /// with 256 KiB pipes than with 64 KiB ones (see `benches/README.md`).
+    /// The kernel counts pipe capacity against a per-user budget
+    /// (`/proc/sys/fs/pipe-user-pages-soft`, 64 MiB for unprivileged users;
+    /// no limit for root). Past it, growing fails and the pipe simply keeps
+    /// the default size, but new pipes the same user creates elsewhere start
+    /// small too, so a program running hundreds of pipelines at once as an
+    /// unprivileged user may prefer `0`. Linux rounds the size up to a
+    /// power-of-two number of pages; elsewhere the setting is ignored.
+    ///
+    /// ```
+    /// let p = pipe_run::Pipeline::parse("seq 3 | tac")?.pipe_size(1 << 20);
+    /// assert_eq!(p.check_output()?, b"3\n2\n1\n");
+    /// # Ok::<(), pipe_run::Error>(())
+    /// ```
+    pub fn pipe_size(mut self, bytes: usize) -> Pipeline {
+        self.pipe_size = bytes;
         self
     }
 
@@ -615,6 +648,11 @@ impl Pipeline {
                     (ChildIo::from(last_out.clone()), None)
                 } else {
                     let (r, w) = os_pipe::pipe().map_err(io_err)?;
+                    if self.pipe_size > 0 {
+                        // Refused past the user's pipe budget: then the
+                        // default size does.
+                        sys::grow_pipe(w.as_fd(), self.pipe_size);
+                    }
                     (ChildIo::Fd(w.into()), Some(r))
                 };
                 let stderr = match (stage_err(stage), &shared_err) {
@@ -732,6 +770,9 @@ impl fmt::Debug for Pipeline {
         }
         if self.strict_sigpipe {
             d.field("strict_sigpipe", &true);
+        }
+        if self.pipe_size != Pipeline::DEFAULT_PIPE_SIZE {
+            d.field("pipe_size", &self.pipe_size);
         }
         d.finish_non_exhaustive()
     }
