@@ -67,8 +67,9 @@
 //! ## Pool
 //! A [`Pool`] runs many commands at once, at most `workers` at a time, each
 //! with its output captured, like Python's `concurrent.futures` for external
-//! programs. One scheduler thread serves every job from one `poll` (no
-//! thread per job), refills a slot the moment its job ends, puts each job in
+//! programs. A few scheduler threads (one per CPU, at most four) each serve
+//! their share of the jobs from one `poll` (no thread per job), refill a
+//! slot the moment its job ends, put each job in
 //! a process group of its own so that killing a job kills its descendants,
 //! and can share `make -jN`'s jobserver.
 //!

@@ -1,6 +1,6 @@
 //! One scheduler thread runs a thousand children at once: 1,000 `sleep 1` jobs on
 //! 1,000 workers finish in about a second, with a handful of threads, and leave no
-//! descriptor behind.
+//! descriptor behind; so does the default number of scheduler threads.
 //!
 //! Alone in its file so that no other test's threads or descriptors blur the counts.
 //! The time bound is loose for a noisy two-core machine and an unoptimized build
@@ -23,8 +23,17 @@ fn threads() -> usize {
         .unwrap()
 }
 
+/// One test, not two: run side by side they would count each other's threads and
+/// descriptors.
 #[test]
 fn a_thousand_concurrent_sleeps_take_one_scheduler_thread_and_about_a_second() {
+    thousand_sleeps(Some(1));
+    thousand_sleeps(None);
+}
+
+/// Runs 1,000 `sleep 1` on 1,000 workers served by `schedulers` threads (None: the
+/// default) and checks time, thread count and descriptors.
+fn thousand_sleeps(schedulers: Option<usize>) {
     // Warm up: start the background reaper and load the fixtures' pages, so that
     // the descriptor count below compares like with like.
     drop(
@@ -36,7 +45,13 @@ fn a_thousand_concurrent_sleeps_take_one_scheduler_thread_and_about_a_second() {
     );
     let fds_before = support::open_fds().len();
 
-    let pool = Pool::new(1000).unwrap();
+    let builder = Pool::builder().workers(1000);
+    let pool = match schedulers {
+        Some(n) => builder.scheduler_threads(n),
+        None => builder,
+    }
+    .build()
+    .unwrap();
     let t0 = Instant::now();
     let jobs: Vec<Job> = (0..1000)
         .map(|_| pool.submit(Command::new("sleep").arg("1")).unwrap())
@@ -51,7 +66,10 @@ fn a_thousand_concurrent_sleeps_take_one_scheduler_thread_and_about_a_second() {
         let result = job.result();
         assert!(result.is_ok(), "{result:?}");
     }
-    eprintln!("1000 × sleep 1 on 1000 workers: {took:?}, at most {most_threads} threads");
+    eprintln!(
+        "1000 × sleep 1 on 1000 workers, {} scheduler threads: {took:?}, at most {most_threads} threads",
+        pool.scheduler_threads()
+    );
     assert!(most_threads <= 8, "{most_threads} threads");
     let limit = if std::env::var_os("PIPE_RUN_STRICT_TIMING").is_some() {
         Duration::from_secs(2)

@@ -1,4 +1,4 @@
-//! The scheduler thread writes jobs' input without dying of SIGPIPE in a host where
+//! The scheduler threads write jobs' input without dying of SIGPIPE in a host where
 //! SIGPIPE is at its default (C, Python), and spawns on std's `posix_spawn` path.
 //!
 //! Alone in its file: it sets SIGPIPE to its default for the whole test process.

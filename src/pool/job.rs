@@ -373,8 +373,8 @@ impl Job {
         }
     }
 
-    /// Runs `callback` once the job is done, exactly once: on the pool's
-    /// scheduler thread when the job finishes, on the cancelling thread
+    /// Runs `callback` once the job is done, exactly once: on the pool
+    /// scheduler thread that ran the job when it finishes, on the cancelling thread
     /// when it is cancelled, or right now on this thread if the job is
     /// already done.
     ///
@@ -387,8 +387,8 @@ impl Job {
     /// registered at that moment runs at once on its own thread, so two
     /// callbacks of a job may overlap in time (each still runs once).
     ///
-    /// Callbacks that run on the scheduler thread hold up every job while
-    /// they run: keep them short, and never wait in one for another job of
+    /// Callbacks that run on a scheduler thread hold up every job of that
+    /// thread while they run: keep them short, and never wait in one for another job of
     /// the same pool (it could never start). Submitting from a callback is
     /// fine.
     ///

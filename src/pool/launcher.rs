@@ -19,12 +19,12 @@ use crate::sys::{self, PollFd};
 
 use super::task::{Kind, TaskSpec};
 
-/// Starts jobs. Called on the scheduler thread: it must not block longer
-/// than a spawn.
-pub(crate) trait Launcher: Send {
+/// Starts jobs. Called on the scheduler threads, several at once: it must
+/// not block longer than a spawn.
+pub(crate) trait Launcher: Send + Sync {
     /// Starts one attempt of `task`, in a process group of its own, with
     /// stdout and stderr captured unless the task redirects them.
-    fn launch(&mut self, task: &TaskSpec) -> Result<Running>;
+    fn launch(&self, task: &TaskSpec) -> Result<Running>;
 }
 
 /// Runs jobs on this machine: `posix_spawn` through the core engine.
@@ -32,7 +32,7 @@ pub(crate) trait Launcher: Send {
 pub(crate) struct Local;
 
 impl Launcher for Local {
-    fn launch(&mut self, task: &TaskSpec) -> Result<Running> {
+    fn launch(&self, task: &TaskSpec) -> Result<Running> {
         match &task.kind {
             Kind::Command(cmd) => {
                 let popen = cmd.spawn_with(Redirect::Pipe, Redirect::Pipe, Group::New)?;
@@ -216,7 +216,7 @@ mod tests {
     }
 
     impl Launcher for Wrapping {
-        fn launch(&mut self, task: &TaskSpec) -> Result<Running> {
+        fn launch(&self, task: &TaskSpec) -> Result<Running> {
             self.launched.fetch_add(1, Ordering::SeqCst);
             let Kind::Command(cmd) = &task.kind else {
                 unreachable!("this test submits commands only")

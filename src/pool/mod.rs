@@ -2,11 +2,14 @@
 //! the spirit of Python's `concurrent.futures`, built for build tools.
 //!
 //! # Design
-//! One scheduler thread serves every job of a pool from one `poll`: the
-//! pidfds and output pipes of all running jobs, a doorbell (wake pipe) for
+//! A scheduler thread serves its jobs from one `poll`: the pidfds and
+//! output pipes of all its running jobs, a doorbell (wake pipe) for
 //! submissions and cancellations, and the earliest job deadline as its
-//! timeout (`scheduler.rs`). No thread per job, no thread per pipe: a pool
-//! of 1,000 workers runs 1,000 children with one thread.
+//! timeout (`scheduler.rs`). No thread per job, no thread per pipe: one
+//! such thread runs 1,000 children. A pool has one per CPU (at most four,
+//! never more than its workers; see [`PoolBuilder::scheduler_threads`]),
+//! each taking its share of the workers from a shared queue, because one
+//! thread alone spawns one child at a time.
 //!
 //! - Capacity is a set of RAII slots (`slot.rs`): a running job holds one;
 //!   when it ends the scheduler moves the slot straight to the next pending
@@ -47,7 +50,7 @@ pub use task::{Task, TaskSpec};
 
 use events::Hub;
 use launcher::{Launcher, Local};
-use scheduler::{Config, Doorbell, Shared};
+use scheduler::{Config, Doorbells, Shared};
 use slot::Slots;
 
 /// What a pool does when a job fails (after its retries).
@@ -103,7 +106,8 @@ pub struct PoolBuilder {
     retries: u32,
     policy: FailurePolicy,
     jobserver: bool,
-    launcher: Option<Box<dyn Launcher>>,
+    scheduler_threads: Option<usize>,
+    launcher: Option<Arc<dyn Launcher>>,
 }
 
 impl PoolBuilder {
@@ -214,11 +218,37 @@ impl PoolBuilder {
     /// Starts jobs through `launcher` instead of spawning them locally.
     #[cfg(test)]
     pub(crate) fn launcher(mut self, launcher: impl Launcher + 'static) -> Self {
-        self.launcher = Some(Box::new(launcher));
+        self.launcher = Some(Arc::new(launcher));
         self
     }
 
-    /// Starts the pool's scheduler thread.
+    /// How many scheduler threads serve the pool's jobs (default: one per
+    /// CPU, at most four, and never more than the workers).
+    ///
+    /// Each thread waits for every job it runs in one `poll`, so a single
+    /// thread can run thousands of jobs; but it starts them one at a time,
+    /// since the parent waits inside `posix_spawn` until the child has
+    /// started the new program. For short jobs that wait is a large part of
+    /// their life, and a second thread nearly halves the pool's overhead
+    /// (see `benches/README.md`). Workers are split evenly between the
+    /// threads; each refills its own slots the moment a job ends. One
+    /// thread keeps every callback and event on the same thread.
+    ///
+    /// ```
+    /// let pool = pipe_run::Pool::builder().workers(8).scheduler_threads(1).build()?;
+    /// assert_eq!(pool.scheduler_threads(), 1);
+    /// # Ok::<(), pipe_run::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `0` makes [`build`](PoolBuilder::build) fail with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput).
+    pub fn scheduler_threads(mut self, threads: usize) -> Self {
+        self.scheduler_threads = Some(threads);
+        self
+    }
+
+    /// Starts the pool's scheduler threads.
     ///
     /// ```
     /// let pool = pipe_run::Pool::builder().workers(2).build()?;
@@ -227,20 +257,29 @@ impl PoolBuilder {
     ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for zero
-    /// workers; [`ErrorKind::Io`](crate::ErrorKind::Io) if the wake-up pipe
-    /// or the thread cannot be created.
+    /// workers or zero scheduler threads; [`ErrorKind::Io`](crate::ErrorKind::Io)
+    /// if a wake-up pipe or a thread cannot be created.
     pub fn build(self) -> Result<Pool> {
-        let workers = self.workers.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-        });
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let workers = self.workers.unwrap_or(cpus);
         if workers == 0 {
             return Err(Error::invalid(
                 None,
                 "a pool needs at least one worker (workers = 0)",
             ));
         }
+        if self.scheduler_threads == Some(0) {
+            return Err(Error::invalid(
+                None,
+                "a pool needs at least one scheduler thread (scheduler_threads = 0)",
+            ));
+        }
+        let threads = self
+            .scheduler_threads
+            .unwrap_or(cpus.min(MAX_DEFAULT_SCHEDULERS))
+            .min(workers);
         let io_err = |what: &str, e| Error::io(None, format!("cannot start the pool: {what}"), e);
-        let doorbell = Arc::new(Doorbell::new().map_err(|e| io_err("wake-up pipe", e))?);
+        let doorbell = Arc::new(Doorbells::new(threads).map_err(|e| io_err("wake-up pipe", e))?);
         let client = if self.jobserver {
             jobserver::from_env()
         } else {
@@ -265,13 +304,13 @@ impl PoolBuilder {
             policy: self.policy,
         };
         let hub = Arc::new(Hub::default());
-        let shared = Arc::new(Shared::new(config, slots, doorbell, hub));
-        let launcher = self.launcher.unwrap_or_else(|| Box::new(Local));
-        let thread = scheduler::spawn(shared.clone(), launcher, helper)
-            .map_err(|e| io_err("scheduler thread", e))?;
+        let shared = Arc::new(Shared::new(config, slots, doorbell, hub, helper));
+        let launcher = self.launcher.unwrap_or_else(|| Arc::new(Local));
+        let handles =
+            scheduler::spawn(&shared, launcher).map_err(|e| io_err("scheduler thread", e))?;
         Ok(Pool {
-            scheduler: thread.thread().id(),
-            thread: Mutex::new(Some(thread)),
+            schedulers: handles.iter().map(|h| h.thread().id()).collect(),
+            threads: Mutex::new(handles),
             shared,
             uses_jobserver,
         })
@@ -286,12 +325,17 @@ impl fmt::Debug for PoolBuilder {
             .field("retries", &self.retries)
             .field("policy", &self.policy)
             .field("jobserver", &self.jobserver)
+            .field("scheduler_threads", &self.scheduler_threads)
             .finish_non_exhaustive()
     }
 }
 
+/// The default number of scheduler threads is one per CPU, up to this.
+const MAX_DEFAULT_SCHEDULERS: usize = 4;
+
 /// A pool of external commands: at most `workers` run at once, each with
-/// its output captured, served by one scheduler thread.
+/// its output captured, served by a few scheduler threads (see
+/// [`PoolBuilder::scheduler_threads`]).
 ///
 /// Submit [`Task`]s ([`Command`](crate::Command)s, `duct` expressions, your
 /// own types) and get [`Job`]s back; or [`map`](Pool::map) an iterator of
@@ -317,8 +361,8 @@ impl fmt::Debug for PoolBuilder {
 /// pending ones.
 pub struct Pool {
     shared: Arc<Shared>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    scheduler: ThreadId,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    schedulers: Vec<ThreadId>,
     uses_jobserver: bool,
 }
 
@@ -355,6 +399,7 @@ impl Pool {
             retries: 0,
             policy: FailurePolicy::default(),
             jobserver: false,
+            scheduler_threads: None,
             launcher: None,
         }
     }
@@ -367,6 +412,18 @@ impl Pool {
     /// ```
     pub fn workers(&self) -> usize {
         self.shared.slots.workers()
+    }
+
+    /// How many scheduler threads serve the pool (see
+    /// [`PoolBuilder::scheduler_threads`]).
+    ///
+    /// ```
+    /// let pool = pipe_run::Pool::new(1)?;
+    /// assert_eq!(pool.scheduler_threads(), 1); // never more than the workers
+    /// # Ok::<(), pipe_run::Error>(())
+    /// ```
+    pub fn scheduler_threads(&self) -> usize {
+        self.schedulers.len()
     }
 
     /// Whether the pool takes tokens from a make or cargo jobserver.
@@ -559,14 +616,15 @@ impl Pool {
         self.join();
     }
 
-    /// Waits for the scheduler thread to stop (unless called on it).
+    /// Waits for the scheduler threads to stop (unless called on one, from
+    /// a callback: it would wait for itself).
     fn join(&self) {
-        if std::thread::current().id() == self.scheduler {
+        if self.schedulers.contains(&std::thread::current().id()) {
             return;
         }
         self.shared.wait_stopped();
-        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(handle) = handle {
+        let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for handle in handles {
             let _ = handle.join();
         }
     }
@@ -586,6 +644,7 @@ impl fmt::Debug for Pool {
             .field("pending", &self.shared.backlog())
             .field("slots_in_use", &self.shared.slots.in_use())
             .field("jobserver", &self.uses_jobserver)
+            .field("scheduler_threads", &self.scheduler_threads())
             .finish_non_exhaustive()
     }
 }

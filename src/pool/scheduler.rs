@@ -1,6 +1,14 @@
-//! The pool's engine: one thread, one `poll`.
+//! The pool's engine: a few scheduler threads (by default one per CPU, at
+//! most four), each with one `poll` over its own share of the running jobs.
 //!
-//! Each iteration the scheduler:
+//! One thread could serve every job, but it spawns one job at a time: the
+//! parent waits inside `posix_spawn` until the child has exec'd, and with
+//! two workers that wait is a third of a short job's life. Scheduler
+//! threads share the queue of pending jobs and the pool's slots; each holds
+//! at most its share of the workers, so their spawns overlap as a thread
+//! per slot's would, and each refills its own slots without a hop.
+//!
+//! Each iteration a scheduler:
 //! 1. resets its doorbell (a wake pipe that `submit`, `shutdown`, external
 //!    slot releases and jobserver tokens ring) and starts pending jobs in
 //!    free slots;
@@ -76,6 +84,32 @@ impl Doorbell {
     }
 }
 
+/// One doorbell per scheduler thread; a ring wakes them all. (One shared
+/// pipe would not do: the first thread to wake drains it, and a thread
+/// whose `poll` had not yet returned then sees nothing and sleeps on.)
+#[derive(Debug)]
+pub(crate) struct Doorbells(Vec<Doorbell>);
+
+impl Doorbells {
+    pub(crate) fn new(schedulers: usize) -> io::Result<Doorbells> {
+        (0..schedulers)
+            .map(|_| Doorbell::new())
+            .collect::<io::Result<_>>()
+            .map(Doorbells)
+    }
+
+    /// Wakes every scheduler thread (from any thread; never blocks).
+    pub(crate) fn ring(&self) {
+        for bell in &self.0 {
+            bell.ring();
+        }
+    }
+
+    fn get(&self, scheduler: usize) -> &Doorbell {
+        &self.0[scheduler]
+    }
+}
+
 /// A job waiting for a slot, with the attempt it is on.
 pub(crate) struct Entry {
     job: Arc<JobInner>,
@@ -100,16 +134,32 @@ struct Queue {
     terminate: bool,
     /// A job failed under fail-fast: new submissions are cancelled.
     halted: bool,
+    /// ... and running jobs are to be killed.
+    kill_on_halt: bool,
+}
+
+/// What every scheduler thread must stop doing, as of now.
+#[derive(Debug, Clone, Copy)]
+struct Stops {
+    terminate: bool,
+    halted: bool,
+    kill_on_halt: bool,
 }
 
 /// What the pool's handles and the scheduler share.
 pub(crate) struct Shared {
     queue: Mutex<Queue>,
-    pub(crate) doorbell: Arc<Doorbell>,
+    pub(crate) bells: Arc<Doorbells>,
     pub(crate) hub: Arc<Hub>,
     pub(crate) slots: Slots,
     pub(crate) config: Config,
+    /// The jobserver's token reader, if a jobserver is in use; dropped
+    /// (joined) by the last scheduler thread to stop.
+    helper: Mutex<Option<jobserver::HelperThread>>,
     next_id: AtomicUsize,
+    /// Scheduler threads still running.
+    live: AtomicUsize,
+    /// All of them stopped and the last one cleaned up.
     stopped: Mutex<bool>,
     stopped_cv: Condvar,
 }
@@ -118,16 +168,19 @@ impl Shared {
     pub(crate) fn new(
         config: Config,
         slots: Slots,
-        doorbell: Arc<Doorbell>,
+        bells: Arc<Doorbells>,
         hub: Arc<Hub>,
+        helper: Option<jobserver::HelperThread>,
     ) -> Shared {
         Shared {
             queue: Mutex::default(),
-            doorbell,
+            bells,
             hub,
             slots,
             config,
+            helper: Mutex::new(helper),
             next_id: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
             stopped: Mutex::new(false),
             stopped_cv: Condvar::new(),
         }
@@ -163,7 +216,7 @@ impl Shared {
             });
             drop(queue);
             if was_empty {
-                self.doorbell.ring();
+                self.bells.ring();
             }
         }
         Ok(Job { inner: job })
@@ -201,23 +254,31 @@ impl Shared {
         for entry in drained {
             entry.job.cancel();
         }
-        self.doorbell.ring();
+        self.bells.ring();
     }
 
-    /// Fail-fast: cancel everything pending and whatever comes later.
-    fn halt(&self) {
+    /// Fail-fast: cancel everything pending and whatever comes later; with
+    /// `kill_running`, every scheduler thread kills its running jobs.
+    fn halt(&self, kill_running: bool) {
         let drained = {
             let mut queue = self.queue();
             queue.halted = true;
+            queue.kill_on_halt |= kill_running;
             std::mem::take(&mut queue.pending)
         };
         for entry in drained {
             entry.job.cancel();
         }
+        self.bells.ring();
     }
 
-    fn terminating(&self) -> bool {
-        self.queue().terminate
+    fn stops(&self) -> Stops {
+        let queue = self.queue();
+        Stops {
+            terminate: queue.terminate,
+            halted: queue.halted,
+            kill_on_halt: queue.kill_on_halt,
+        }
     }
 
     /// Closed and nothing pending: the scheduler may stop once idle.
@@ -226,7 +287,17 @@ impl Shared {
         queue.closed && queue.pending.is_empty()
     }
 
-    /// Blocks until the scheduler thread has stopped.
+    fn request_tokens(&self, backlog: usize) {
+        let helper = self.helper.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(helper) = helper.as_ref() else {
+            return;
+        };
+        for _ in 0..self.slots.tokens_to_request(backlog) {
+            helper.request_token();
+        }
+    }
+
+    /// Blocks until every scheduler thread has stopped.
     pub(crate) fn wait_stopped(&self) {
         let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
         while !*stopped {
@@ -237,7 +308,18 @@ impl Shared {
         }
     }
 
-    fn set_stopped(&self) {
+    /// A scheduler thread stops; the last one closes the event stream,
+    /// gives spare jobserver tokens back and stops the token reader, and
+    /// only then are waiters told.
+    fn scheduler_stopped(&self) {
+        if self.live.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        self.hub.close();
+        self.slots.release_spare_tokens();
+        // Joins the helper thread (interrupting its blocking read).
+        let helper = self.helper.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(helper);
         *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.stopped_cv.notify_all();
     }
@@ -284,9 +366,11 @@ struct Span {
 
 pub(crate) struct Scheduler {
     shared: Arc<Shared>,
-    launcher: Box<dyn Launcher>,
-    /// The jobserver's token reader, if a jobserver is in use.
-    helper: Option<jobserver::HelperThread>,
+    launcher: Arc<dyn Launcher>,
+    /// Which scheduler thread this is (its doorbell).
+    index: usize,
+    /// The most jobs this thread runs at once: its share of the workers.
+    cap: usize,
     /// Running jobs by key; `None` marks a free key.
     jobs: Vec<Option<RunningJob>>,
     free_keys: Vec<usize>,
@@ -299,34 +383,58 @@ pub(crate) struct Scheduler {
     next_serial: u64,
     terminating: bool,
     halted: bool,
+    /// This thread's running jobs were killed for a fail-fast stop.
+    halt_killed: bool,
     /// Final results, delivered (callbacks run) after the refill.
     completions: Vec<(Arc<JobInner>, Result<Completed>)>,
 }
 
-/// Starts the scheduler thread.
+/// Starts one scheduler thread per doorbell, splitting the workers between
+/// them. If one cannot start, those already started are stopped again.
 pub(crate) fn spawn(
-    shared: Arc<Shared>,
-    launcher: Box<dyn Launcher>,
-    helper: Option<jobserver::HelperThread>,
-) -> io::Result<JoinHandle<()>> {
-    let mut scheduler = Scheduler {
-        shared,
-        launcher,
-        helper,
-        jobs: Vec::new(),
-        free_keys: Vec::new(),
-        count: 0,
-        deadlines: BinaryHeap::new(),
-        fds: Vec::new(),
-        spans: Vec::new(),
-        next_serial: 0,
-        terminating: false,
-        halted: false,
-        completions: Vec::new(),
-    };
-    std::thread::Builder::new()
-        .name("pipe-run-pool".into())
-        .spawn(move || scheduler.main())
+    shared: &Arc<Shared>,
+    launcher: Arc<dyn Launcher>,
+) -> io::Result<Vec<JoinHandle<()>>> {
+    let threads = shared.bells.0.len();
+    let workers = shared.slots.workers();
+    shared.live.store(threads, Ordering::Release);
+    let mut handles = Vec::with_capacity(threads);
+    for index in 0..threads {
+        let mut scheduler = Scheduler {
+            shared: shared.clone(),
+            launcher: launcher.clone(),
+            index,
+            cap: workers / threads + usize::from(index < workers % threads),
+            jobs: Vec::new(),
+            free_keys: Vec::new(),
+            count: 0,
+            deadlines: BinaryHeap::new(),
+            fds: Vec::new(),
+            spans: Vec::new(),
+            next_serial: 0,
+            terminating: false,
+            halted: false,
+            halt_killed: false,
+            completions: Vec::new(),
+        };
+        let started = std::thread::Builder::new()
+            .name(format!("pipe-run-pool-{index}"))
+            .spawn(move || scheduler.main());
+        match started {
+            Ok(handle) => handles.push(handle),
+            Err(e) => {
+                for _ in index..threads {
+                    shared.scheduler_stopped();
+                }
+                shared.close(true, true);
+                for handle in handles {
+                    let _ = handle.join();
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(handles)
 }
 
 impl Scheduler {
@@ -336,7 +444,7 @@ impl Scheduler {
         struct Stopped(Arc<Shared>);
         impl Drop for Stopped {
             fn drop(&mut self) {
-                self.0.set_stopped();
+                self.0.scheduler_stopped();
             }
         }
         let _stopped = Stopped(self.shared.clone());
@@ -349,19 +457,12 @@ impl Scheduler {
             eprintln!("pipe-run: the pool's scheduler panicked: {message}");
             self.fail_everything(&message);
         }
-        self.shared.hub.close();
-        self.shared.slots.release_spare_tokens();
-        // Joins the helper thread (interrupting its blocking read).
-        drop(self.helper.take());
     }
 
     fn run(&mut self) {
         loop {
-            self.shared.doorbell.reset();
-            if !self.terminating && self.shared.terminating() {
-                self.terminating = true;
-                self.kill_all(KillReason::Terminated);
-            }
+            self.shared.bells.get(self.index).reset();
+            self.follow_stops();
             self.fill();
             if self.count == 0 && self.shared.drained() {
                 return;
@@ -377,19 +478,34 @@ impl Scheduler {
         }
     }
 
-    /// Starts pending jobs while there are free slots.
+    /// Applies a terminate or fail-fast stop that any thread asked for.
+    fn follow_stops(&mut self) {
+        let stops = self.shared.stops();
+        self.halted |= stops.halted;
+        if stops.terminate && !self.terminating {
+            self.terminating = true;
+            self.kill_all(KillReason::Terminated);
+        }
+        if stops.kill_on_halt && !self.halt_killed {
+            self.halt_killed = true;
+            self.kill_all(KillReason::Halted);
+        }
+    }
+
+    /// Starts pending jobs while there are free slots (within this
+    /// thread's share).
     fn fill(&mut self) {
         if self.terminating {
             return;
         }
-        loop {
+        while self.count < self.cap {
             let backlog = self.shared.backlog();
             if backlog == 0 {
                 self.shared.slots.release_spare_tokens();
                 break;
             }
             let Some(slot) = self.shared.slots.try_acquire(false) else {
-                self.request_tokens(backlog);
+                self.shared.request_tokens(backlog);
                 break;
             };
             match self.shared.pop_startable() {
@@ -398,13 +514,6 @@ impl Scheduler {
             }
         }
         self.deliver();
-    }
-
-    fn request_tokens(&self, backlog: usize) {
-        let Some(helper) = &self.helper else { return };
-        for _ in 0..self.shared.slots.tokens_to_request(backlog) {
-            helper.request_token();
-        }
     }
 
     /// Spawns `entry` in `slot`; if that fails the job fails alone and the
@@ -474,8 +583,8 @@ impl Scheduler {
     fn build_poll_set(&mut self) -> Option<Instant> {
         self.fds.clear();
         self.spans.clear();
-        self.fds
-            .push(sys::poll_fd(self.shared.doorbell.rx.as_fd(), sys::POLLIN));
+        let bell = self.shared.bells.get(self.index);
+        self.fds.push(sys::poll_fd(bell.rx.as_fd(), sys::POLLIN));
         let mut wake = self.deadlines.peek().map(|Reverse((d, _, _))| *d);
         let mut earliest = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
         let now = Instant::now();
@@ -688,10 +797,12 @@ impl Scheduler {
         let Entry { job, spec, attempt } = entry;
         if let Err(e) = &result {
             let retryable = matches!(e.kind(), ErrorKind::CalledProcess | ErrorKind::Timeout);
+            // Another thread's fail-fast stop may not be followed yet.
             if retryable
                 && attempt <= self.shared.config.retries
                 && !self.terminating
                 && !self.halted
+                && !self.shared.stops().halted
             {
                 self.shared.hub.emit(|| Event::Retried {
                     job: job.id(),
@@ -723,8 +834,9 @@ impl Scheduler {
         if failed && !self.halted {
             if let FailurePolicy::FailFast { kill_running } = self.shared.config.policy {
                 self.halted = true;
-                self.shared.halt();
+                self.shared.halt(kill_running);
                 if kill_running {
+                    self.halt_killed = true;
                     self.kill_all(KillReason::Halted);
                 }
             }

@@ -8,7 +8,7 @@
 //! frees both. The scheduler never blocks: it takes slots with
 //! [`Slots::try_acquire`] and, when tokens are short, asks the jobserver's
 //! helper thread for more ([`Slots::tokens_to_request`]); a token that
-//! arrives rings the scheduler's doorbell. When a job ends and another is
+//! arrives rings the schedulers' doorbells. When a job ends and another is
 //! pending, the scheduler moves the finished job's slot, token included,
 //! straight to the next job: no release and re-acquire in between.
 
@@ -16,7 +16,7 @@ use std::fmt;
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use super::scheduler::Doorbell;
+use super::scheduler::Doorbells;
 
 /// One unit of a pool's capacity, held while a job (or your own work, see
 /// [`Pool::acquire_slot`](crate::Pool::acquire_slot)) runs; dropping it
@@ -59,7 +59,7 @@ struct SlotsInner {
     freed: Condvar,
     /// For blocking acquires on user threads (the scheduler never blocks).
     jobserver: Option<jobserver::Client>,
-    doorbell: Arc<Doorbell>,
+    bells: Arc<Doorbells>,
 }
 
 struct State {
@@ -78,7 +78,7 @@ impl Slots {
     pub(crate) fn new(
         workers: usize,
         jobserver: Option<jobserver::Client>,
-        doorbell: Arc<Doorbell>,
+        bells: Arc<Doorbells>,
     ) -> Slots {
         Slots {
             inner: Arc::new(SlotsInner {
@@ -92,7 +92,7 @@ impl Slots {
                 }),
                 freed: Condvar::new(),
                 jobserver,
-                doorbell,
+                bells,
             }),
         }
     }
@@ -209,7 +209,7 @@ impl Slots {
             }
         }
         self.inner.freed.notify_all();
-        self.inner.doorbell.ring();
+        self.inner.bells.ring();
     }
 
     fn jobserver_failed(&self, e: &io::Error) {
@@ -239,7 +239,7 @@ impl Drop for Slot {
         drop(state);
         self.slots.freed.notify_one();
         if self.external {
-            self.slots.doorbell.ring();
+            self.slots.bells.ring();
         }
     }
 }
@@ -270,7 +270,7 @@ mod tests {
     use super::*;
 
     fn slots(n: usize) -> Slots {
-        Slots::new(n, None, Arc::new(Doorbell::new().unwrap()))
+        Slots::new(n, None, Arc::new(Doorbells::new(1).unwrap()))
     }
 
     #[test]
@@ -305,7 +305,7 @@ mod tests {
     #[test]
     fn under_a_jobserver_only_the_first_slot_is_free_of_tokens() {
         let client = jobserver::Client::new(1).unwrap();
-        let s = Slots::new(4, Some(client), Arc::new(Doorbell::new().unwrap()));
+        let s = Slots::new(4, Some(client), Arc::new(Doorbells::new(1).unwrap()));
         let first = s.try_acquire(false).unwrap();
         assert!(s.try_acquire(false).is_none(), "a second job needs a token");
         assert_eq!(s.tokens_to_request(10), 3);
