@@ -75,12 +75,19 @@ impl Doorbell {
 
     /// Clears the bell before the scheduler looks at what rang it, so that
     /// a ring after this point wakes the next poll.
+    ///
+    /// Drain first, then lower the flag: the other order loses wake-ups. A
+    /// ring landing between the two would raise the flag and write a byte
+    /// that the drain then eats, leaving the flag up over an empty pipe, so
+    /// that every later ring skips its write and the next poll sleeps
+    /// through it. In this order a ring before the store is seen when the
+    /// scheduler looks at the state next, and one after it writes.
     fn reset(&self) {
-        self.rung.store(false, Ordering::SeqCst);
         let mut sink = Vec::new();
         while matches!(sys::read_append(self.rx.as_fd(), &mut sink, 64), Ok(n) if n > 0) {
             sink.clear();
         }
+        self.rung.store(false, Ordering::SeqCst);
     }
 }
 
