@@ -71,6 +71,7 @@ impl Popen {
         group: Group,
     ) -> Result<Popen> {
         let started = Instant::now();
+        spawn::prepare();
         let spawned = spawn::spawn(cmd, &command, stdin, stdout, stderr, group)?;
         Ok(Popen {
             stdin: spawned.stdin,

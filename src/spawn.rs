@@ -71,7 +71,17 @@ pub(crate) struct Spawned {
     pub(crate) stderr: Option<os_pipe::PipeReader>,
 }
 
-/// Spawns `cmd` with the given stdio, in the given process group.
+/// Readies our process for spawning: marks stray descriptors close-on-exec
+/// (see `sys::cloexec_from_3`) and reaps adopted children that exited.
+/// Call it before [`spawn`], once per batch: a pipeline calls it once for
+/// all its stages, whose own pipes are created close-on-exec anyway.
+pub(crate) fn prepare() {
+    sys::cloexec_from_3();
+    reaper::sweep();
+}
+
+/// Spawns `cmd` with the given stdio, in the given process group. Call
+/// [`prepare`] first.
 pub(crate) fn spawn(
     cmd: &Command,
     line: &Arc<str>,
@@ -119,8 +129,6 @@ pub(crate) fn spawn(
     if sys::thread_blocks_signals() {
         sys::unblock_signals_in_child(&mut std_cmd);
     }
-    sys::cloexec_from_3();
-    reaper::sweep();
     let spawned = std_cmd.spawn();
     // Close our copies of the child's ends now, so that end-of-file reaches
     // readers as soon as the child (and its descendants) are done.

@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use common::{TempDir, err, noise, ok, show_done};
-use pipe_run::{Command, ErrorKind, Redirect};
+use pipe_run::{Command, ErrorKind, Pipeline, Redirect};
 use support::{children_of, fixture, open_fds, wait_until, zombie_children};
 
 static ALONE: Mutex<()> = Mutex::new(());
@@ -160,6 +160,23 @@ fn children_start_with_only_fds_0_1_2_even_when_we_hold_inheritable_ones() {
                     "spawn",
                 );
                 ok(p.communicate(None, None), "communicate").0
+            }),
+        ),
+        (
+            "first stage of a pipeline",
+            Box::new(|| {
+                let p = Pipeline::new([list().stdin(Redirect::Null), Command::new("cat")]);
+                ok(p.stderr(Redirect::Null).check_output(), "list-fds | cat")
+            }),
+        ),
+        (
+            "later stage of a pipeline",
+            Box::new(|| {
+                let p = Pipeline::new([Command::new("true"), Command::new("cat"), list()]);
+                ok(
+                    p.stderr(Redirect::Null).check_output(),
+                    "true | cat | list-fds",
+                )
             }),
         ),
     ];

@@ -636,6 +636,7 @@ impl Pipeline {
         };
         let (mut parent_in, mut parent_out) = (None, None);
         let mut processes: Vec<Process> = Vec::with_capacity(self.stages.len());
+        spawn::prepare();
         for (i, stage) in self.stages.iter().enumerate() {
             let is_last = i + 1 == self.stages.len();
             let mut spawn_stage = || {
