@@ -73,7 +73,7 @@ pub(crate) struct Output {
 impl Output {
     fn new(fd: Option<OwnedFd>) -> io::Result<Output> {
         if let Some(fd) = &fd {
-            sys::set_nonblocking(fd.as_fd(), true)?;
+            sys::set_nonblocking_own_pipe(fd.as_fd())?;
         }
         Ok(Output {
             fd,
@@ -247,7 +247,7 @@ impl Communicator {
         if data.is_empty() {
             return Ok(());
         }
-        sys::set_nonblocking(fd.as_fd(), true)?;
+        sys::set_nonblocking_own_pipe(fd.as_fd())?;
         if data.len() > sys::DEFAULT_PIPE {
             sys::grow_pipe(fd.as_fd(), sys::BIG_PIPE);
         }
@@ -264,7 +264,7 @@ impl Communicator {
     /// [`on_ready`](Self::on_ready), until [`keep_lent`](Self::keep_lent).
     /// Saves copying a large `communicate` input that is written in one call.
     pub(crate) fn lend_input(&mut self, fd: OwnedFd, len: usize) -> io::Result<()> {
-        sys::set_nonblocking(fd.as_fd(), true)?;
+        sys::set_nonblocking_own_pipe(fd.as_fd())?;
         if len > sys::DEFAULT_PIPE {
             sys::grow_pipe(fd.as_fd(), sys::BIG_PIPE);
         }

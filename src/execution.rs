@@ -10,6 +10,7 @@
 use std::io;
 use std::process::ExitStatus;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::communicate::Communicator;
@@ -33,6 +34,10 @@ pub(crate) struct Execution {
     command: Arc<str>,
     started: Instant,
     strict_sigpipe: bool,
+    /// Watch exits even while pipes are open: set once a signal was sent,
+    /// since a killed job's pipes may stay open (an escaped descendant holds
+    /// them) while its processes are dead and must be reaped.
+    watch_exits: AtomicBool,
 }
 
 impl Execution {
@@ -43,6 +48,7 @@ impl Execution {
             command,
             started,
             strict_sigpipe: false,
+            watch_exits: AtomicBool::new(false),
         }
     }
 
@@ -79,12 +85,24 @@ impl Execution {
         self.started
     }
 
-    /// Pushes a pollfd for every open pipe and every unreaped process that
-    /// has a pidfd.
+    /// Pushes a pollfd for every open pipe and, once the pipes are done (or
+    /// a signal was sent), for every unreaped process with a pidfd.
+    ///
+    /// While its pipes are open the job cannot be finished anyway, so exits
+    /// are not watched then: when the pipes close, the children have
+    /// usually exited already and [`on_ready`](Self::on_ready) reaps them at
+    /// once, without a pidfd (opening one costs a file and an inode). Only
+    /// a child that outlives its pipes gets one.
     pub(crate) fn interest(&self, fds: &mut Vec<PollFd>) {
         self.comm.interest(fds);
+        if !self.comm.is_done() && !self.watch_exits.load(Ordering::Relaxed) {
+            return;
+        }
         for p in &self.processes {
-            if let (Some(fd), None) = (p.pidfd(), p.status()) {
+            if p.status().is_some() {
+                continue;
+            }
+            if let Some(fd) = p.pidfd() {
                 fds.push(sys::poll_fd(fd, sys::POLLIN));
             }
         }
@@ -101,8 +119,13 @@ impl Execution {
         if self.comm.take_kill_request() {
             self.signal_tree(sys::SIGKILL)?;
         }
+        if self.comm.is_done() {
+            // Most children are gone by the time their pipes close.
+            self.reap_exited()?;
+            return Ok(());
+        }
         for p in &self.processes {
-            let Some(fd) = p.pidfd() else { continue };
+            let Some(fd) = p.opened_pidfd() else { continue };
             let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
             if fds.iter().any(|f| f.fd == raw && f.revents != 0) {
                 p.try_reap()?;
@@ -155,9 +178,14 @@ impl Execution {
         let _guard =
             (self.comm.writing() && sys::sigpipe_is_default()).then(sys::SigpipeGuard::new);
         let mut fds = Vec::with_capacity(8);
-        // Without a deadline, once the pipes are done a plain `waitpid` per
-        // process is all that is left: no pidfd, no poll.
-        while !self.comm.is_done() || (deadline.is_some() && self.waiting_on_pidfd()) {
+        loop {
+            if self.comm.is_done() {
+                // Without a deadline, a plain `waitpid` per process is all
+                // that is left (below): no pidfd, no poll.
+                if deadline.is_none() || self.reap_exited()? || !self.waiting_on_pidfd() {
+                    break;
+                }
+            }
             fds.clear();
             self.interest(&mut fds);
             if sys::poll(&mut fds, deadline)? == 0 {
@@ -180,10 +208,11 @@ impl Execution {
         Ok(true)
     }
 
+    /// Whether an unreaped process has a pidfd to poll (opening it).
     fn waiting_on_pidfd(&self) -> bool {
         self.processes
             .iter()
-            .any(|p| p.pidfd().is_some() && p.status().is_none())
+            .any(|p| p.status().is_none() && p.pidfd().is_some())
     }
 
     /// Every process's status, once all are reaped.
@@ -246,6 +275,7 @@ impl Execution {
     /// Sends `sig` to every process's group (or the process, without a
     /// group of its own).
     pub(crate) fn signal_tree(&self, sig: i32) -> io::Result<()> {
+        self.watch_exits.store(true, Ordering::Relaxed);
         let mut result = Ok(());
         for p in &self.processes {
             if let Err(e) = p.signal_tree(sig) {

@@ -79,7 +79,7 @@ impl Process {
     }
 
     /// The pidfd if one was already opened; never opens one.
-    fn opened_pidfd(&self) -> Option<BorrowedFd<'_>> {
+    pub(crate) fn opened_pidfd(&self) -> Option<BorrowedFd<'_>> {
         self.pidfd.get()?.as_ref().map(|fd| fd.as_fd())
     }
 

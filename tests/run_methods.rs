@@ -524,3 +524,36 @@ fn shell_runs_a_script_through_sh() {
     );
     assert_eq!(out, b"a b|42|");
 }
+
+/// A child that closes its stdout and stderr, then lives on for 0.3 s (the shell
+/// becomes `sleep`): its pipes end long before it does.
+fn outlives_its_pipes() -> Command {
+    Command::shell("exec >&- 2>&-; exec sleep 0.3")
+}
+
+#[test]
+fn a_child_that_outlives_its_pipes_is_still_waited_for() {
+    // Captured output ends at once; the run must still wait for the exit (a pidfd is
+    // opened only then), with and without a deadline, and in a pool.
+    for timeout in [None, Some(std::time::Duration::from_secs(20))] {
+        let cmd = match timeout {
+            Some(t) => outlives_its_pipes().timeout(t),
+            None => outlives_its_pipes(),
+        };
+        let t0 = std::time::Instant::now();
+        let done = ok(cmd.run(), "run");
+        let took = t0.elapsed();
+        assert!(done.status.success(), "{}", show_done(&done));
+        assert_eq!((done.stdout.len(), done.stderr.len()), (0, 0));
+        assert!(
+            took >= std::time::Duration::from_millis(280),
+            "returned after {took:?}, before the child exited (timeout {timeout:?})"
+        );
+    }
+    let pool = pipe_run::Pool::new(2).unwrap();
+    let t0 = std::time::Instant::now();
+    let job = pool.submit(outlives_its_pipes()).unwrap();
+    let done = job.result().unwrap();
+    assert!(done.status.success(), "{}", show_done(&done));
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(280));
+}
