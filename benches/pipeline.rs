@@ -6,7 +6,8 @@
 //! - `pipeline`: `head -c 1G /dev/zero | cat | cat > /dev/null`. Wall time is
 //!   the children's; what a library adds is our own CPU time (`getrusage`
 //!   `RUSAGE_SELF`, all our threads, children excluded). Goal: wall ≤ 1.0 ×
-//!   bash, our CPU ≤ 0.3 ms.
+//!   bash, our CPU ≤ 0.3 ms. A row with `pipe_size(0)` (the OS's 64 KiB
+//!   pipes between stages) shows what the default 256 KiB pipes buy.
 //! - `stream`: 4 GiB from `dd bs=1M` through `reader()` into a discarding
 //!   1 MiB read loop, against the same loop on std's `ChildStdout` (a default
 //!   64 KiB pipe) and duct's `reader()`. Goal: ≥ 2.5 × std, peak RSS ≤ 16 MiB.
@@ -172,6 +173,8 @@ fn scenario_pipeline(size: u64) {
         Command::new("cat"),
     ])
     .stdout(Redirect::Null);
+    // The same with the OS's 64 KiB pipes between stages: what growing them buys.
+    let small_pipes = ours.clone().pipe_size(0);
     let mut contenders = vec![
         contender("bash", || {
             let s = std::process::Command::new("bash")
@@ -224,6 +227,13 @@ fn scenario_pipeline(size: u64) {
                 Err(format!("{s:?}"))
             }
         }),
+        contender("pipe-run, 64 KiB pipes (pipe_size(0))", || {
+            small_pipes
+                .call()
+                .map_err(err)
+                .and_then(|s| ok_status("pipe-run", s))
+        }),
+        // Last: the goal line reads the last row.
         contender("pipe-run", || {
             ours.call()
                 .map_err(err)
