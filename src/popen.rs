@@ -240,7 +240,8 @@ impl Popen {
 
     /// Sends signal `sig` to the child. Does nothing if it has already been
     /// reaped, so a recycled pid is never signalled (on Linux the signal
-    /// goes through a pidfd).
+    /// goes through a pidfd, safe even where the kernel reaps children
+    /// itself because SIGCHLD is ignored).
     ///
     /// ```
     /// let p = pipe_run::Command::new("sleep").arg("5").spawn()?;

@@ -78,6 +78,13 @@ impl Process {
         unreaped.then(|| sys::pidfd_open(self.pid)).flatten()
     }
 
+    /// Whether the child is unreaped but opening its pidfd failed (out of
+    /// descriptors, say): nothing will wake a poll when it exits, so whoever
+    /// waits for it must look from time to time.
+    pub(crate) fn pidfd_failed(&self) -> bool {
+        matches!(self.pidfd.get(), Some(None)) && self.status().is_none()
+    }
+
     /// The pidfd if one was already opened; never opens one.
     pub(crate) fn opened_pidfd(&self) -> Option<BorrowedFd<'_>> {
         self.pidfd.get()?.as_ref().map(|fd| fd.as_fd())
@@ -175,6 +182,10 @@ impl Process {
     /// Sends `sig` to the child unless it was already reaped (then its pid
     /// may belong to someone else, and there is nothing to signal).
     pub(crate) fn signal(&self, sig: i32) -> io::Result<()> {
+        // Through a pidfd where there can be one, opened now if need be
+        // (before taking the lock): a host that ignores SIGCHLD has its
+        // children reaped by the kernel, and only a pidfd is safe then.
+        let _ = self.pidfd();
         let state = self.lock();
         if state.status.is_some() || state.child.is_none() {
             return Ok(());

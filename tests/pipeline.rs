@@ -98,6 +98,12 @@ fn pipes_between_stages_are_grown_to_the_pipe_size() {
         inner_pipe_sizes(three_stages().pipe_size(100_000)),
         "stdin 131072\nstdout 131072\n"
     );
+    // A size the kernel refuses (here 4 GiB, more than an int) leaves the default;
+    // it must not wrap around into a tiny pipe.
+    assert_eq!(
+        inner_pipe_sizes(three_stages().pipe_size((1u64 << 32) as usize)),
+        "stdin 65536\nstdout 65536\n"
+    );
 }
 
 #[test]

@@ -383,8 +383,10 @@ impl Pipeline {
     /// no limit for root). Past it, growing fails and the pipe simply keeps
     /// the default size, but new pipes the same user creates elsewhere start
     /// small too, so a program running hundreds of pipelines at once as an
-    /// unprivileged user may prefer `0`. Linux rounds the size up to a
-    /// power-of-two number of pages; elsewhere the setting is ignored.
+    /// unprivileged user may prefer `0`. Sizes above
+    /// `/proc/sys/fs/pipe-max-size` (1 MiB by default) need privileges; a
+    /// size the kernel refuses leaves the default. Linux rounds the size up
+    /// to a power-of-two number of pages; elsewhere the setting is ignored.
     ///
     /// ```
     /// let p = pipe_run::Pipeline::parse("seq 3 | tac")?.pipe_size(1 << 20);

@@ -122,9 +122,11 @@ impl Running {
     /// runs), or duct's threads finishing after the processes exited.
     pub(crate) fn tick_after(&self) -> Option<Duration> {
         match self {
-            Running::Exec(e) => (!sys::pidfds_supported()
-                && e.processes().iter().any(|p| p.status().is_none()))
-            .then(|| backoff(e.started())),
+            Running::Exec(e) => e
+                .processes()
+                .iter()
+                .any(|p| p.status().is_none() && (!sys::pidfds_supported() || p.pidfd_failed()))
+                .then(|| backoff(e.started())),
             #[cfg(feature = "duct")]
             Running::Duct(d) => d.tick_after(),
         }

@@ -279,6 +279,13 @@ impl Shared {
         self.bells.ring();
     }
 
+    /// Whether a failed job may run again: no fail-fast stop and no
+    /// terminate, as of now (another thread may have asked for either).
+    fn may_retry(&self) -> bool {
+        let queue = self.queue();
+        !queue.halted && !queue.terminate
+    }
+
     fn stops(&self) -> Stops {
         let queue = self.queue();
         Stops {
@@ -804,12 +811,12 @@ impl Scheduler {
         let Entry { job, spec, attempt } = entry;
         if let Err(e) = &result {
             let retryable = matches!(e.kind(), ErrorKind::CalledProcess | ErrorKind::Timeout);
-            // Another thread's fail-fast stop may not be followed yet.
+            // Another thread's stop may not be followed yet: ask the queue.
             if retryable
                 && attempt <= self.shared.config.retries
                 && !self.terminating
                 && !self.halted
-                && !self.shared.stops().halted
+                && self.shared.may_retry()
             {
                 self.shared.hub.emit(|| Event::Retried {
                     job: job.id(),

@@ -139,8 +139,11 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
 /// pipe keeps its default size, which is slower but correct.
 #[cfg(target_os = "linux")]
 pub(crate) fn grow_pipe(fd: BorrowedFd<'_>, size: usize) -> usize {
+    // An int: a larger size is asked as the largest int (which the kernel
+    // refuses or rounds), never wrapped into a tiny one.
+    let size = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
     // SAFETY: fcntl on a borrowed descriptor; F_SETPIPE_SZ takes an int.
-    let ret = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, size as libc::c_int) };
+    let ret = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, size) };
     if ret > 0 { ret as usize } else { DEFAULT_PIPE }
 }
 
