@@ -17,8 +17,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::command::Command;
 use crate::error::{Error, Result};
@@ -129,7 +130,7 @@ pub(crate) fn spawn(
     if sys::thread_blocks_signals() {
         sys::unblock_signals_in_child(&mut std_cmd);
     }
-    let spawned = std_cmd.spawn();
+    let spawned = spawn_retrying_busy(&mut std_cmd);
     // Close our copies of the child's ends now, so that end-of-file reaches
     // readers as soon as the child (and its descendants) are done.
     drop(std_cmd);
@@ -145,6 +146,32 @@ pub(crate) fn spawn(
         stdout: outs.parent_out,
         stderr: outs.parent_err,
     })
+}
+
+/// How often a spawn refused with `ETXTBSY` is tried again, waiting 1, 2,
+/// 4 ... ms in between (63 ms in all).
+const BUSY_RETRIES: u32 = 6;
+
+/// Spawns, trying again for a moment while the kernel says the program
+/// file is busy (`ETXTBSY`: open for writing somewhere).
+///
+/// Most often that is fleeting and nobody's fault: a build tool writes a
+/// script, closes it and runs it, while another thread of the same process
+/// spawns a child that got a copy of the script's descriptor and keeps it
+/// until its own `exec` a moment later. Go and Cargo's test suites know the
+/// race well. A file that stays open for writing still fails, after 63 ms.
+fn spawn_retrying_busy(cmd: &mut std::process::Command) -> io::Result<Child> {
+    let mut delay = Duration::from_millis(1);
+    for _ in 0..BUSY_RETRIES {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(delay);
+                delay *= 2;
+            }
+            other => return other,
+        }
+    }
+    cmd.spawn()
 }
 
 /// Refuses what std would refuse with a vaguer message, before any work.
@@ -289,6 +316,15 @@ fn spawn_error(cmd: &Command, line: &Arc<str>, program: &Path, err: io::Error) -
         }
         Some(libc::ENOEXEC) => {
             Error::exec_format(line.clone(), &located.unwrap_or_else(|| program.to_owned()))
+        }
+        Some(libc::ETXTBSY) => {
+            let shown = located.unwrap_or_else(|| program.to_owned());
+            let context = format!(
+                "cannot execute {}: the file is open for writing (still after {} tries)",
+                shown.display(),
+                BUSY_RETRIES + 1
+            );
+            Error::io(Some(line.clone()), context, err)
         }
         _ => Error::io(Some(line.clone()), "cannot spawn", err),
     }

@@ -410,3 +410,56 @@ fn the_message_shows_only_the_last_lines_of_stderr_but_the_error_keeps_all() {
     assert!(!shown.contains("line 5\n"), "{e}");
     assert_eq!(e.stderr(), stderr.as_bytes());
 }
+
+/// Writes an executable script to `path` and returns the still-open writer: while it
+/// is open, executing the file fails with ETXTBSY.
+fn script_held_open(path: &Path) -> std::fs::File {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o755)
+        .open(path)
+        .unwrap();
+    f.write_all(b"#!/bin/sh\necho ran\n").unwrap();
+    f.flush().unwrap();
+    f
+}
+
+#[test]
+fn a_program_file_busy_for_a_moment_is_retried_and_one_held_open_is_named() {
+    let dir = plain_dir("busy");
+    // Closed 5 ms after the spawn starts (as when another thread's child still
+    // holds a copy of the descriptor): the spawn is retried and succeeds.
+    let brief = dir.path().join("brief.sh");
+    let writer = script_held_open(&brief);
+    let closer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        drop(writer);
+    });
+    let out = ok(Command::new(&brief).check_output(), "check_output");
+    closer.join().unwrap();
+    assert_eq!(out, b"ran\n");
+
+    // Held open throughout: after the retries, an Io error that says why.
+    let held = dir.path().join("held.sh");
+    let _writer = script_held_open(&held);
+    let t0 = std::time::Instant::now();
+    let e = err(Command::new(&held).check_output(), "check_output");
+    assert_kind(&e, ErrorKind::Io);
+    assert_eq!(e.io_error().and_then(|io| io.raw_os_error()), Some(26)); // ETXTBSY
+    let shown = plain(&held);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "command `{shown}`: cannot execute {shown}: the file is open for writing \
+             (still after 7 tries): Text file busy (os error 26)"
+        )
+    );
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_millis(60),
+        "{:?}",
+        t0.elapsed()
+    );
+}
