@@ -132,28 +132,26 @@ fn single_thread_loop(jobs: usize, j: usize) -> Duration {
 }
 
 fn pool_submit_all(jobs: usize, j: usize) -> Duration {
-    let t0 = Instant::now();
-    let pool = Pool::new(j).unwrap();
-    let handles: Vec<Job> = (0..jobs)
-        .map(|_| pool.submit(Command::new(TRUE)).unwrap())
-        .collect();
-    // Like the floor's threads, wait once for the batch, then read every result.
-    pool.shutdown(true, false);
-    for h in handles {
-        h.into_result().unwrap();
-    }
-    t0.elapsed()
+    submit_all(jobs, || Pool::new(j).unwrap())
 }
 
 /// As `pool_submit_all` on one scheduler thread: what the default's second
 /// thread (overlapping spawns) buys.
 fn pool_one_thread(jobs: usize, j: usize) -> Duration {
+    submit_all(jobs, || {
+        Pool::builder()
+            .workers(j)
+            .scheduler_threads(1)
+            .build()
+            .unwrap()
+    })
+}
+
+/// Builds a pool (timed too), submits `jobs` × `/bin/true` up front and, like the
+/// floor's threads, waits once for the batch, then reads every result.
+fn submit_all(jobs: usize, build: impl FnOnce() -> Pool) -> Duration {
     let t0 = Instant::now();
-    let pool = Pool::builder()
-        .workers(j)
-        .scheduler_threads(1)
-        .build()
-        .unwrap();
+    let pool = build();
     let handles: Vec<Job> = (0..jobs)
         .map(|_| pool.submit(Command::new(TRUE)).unwrap())
         .collect();
