@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use pipe_run::{Command, ErrorKind, FailurePolicy, Job, Pipeline, Pool, Redirect};
 
 use common::{TempDir, show_result};
-use pool_support::{describe, logged_sleep, max_overlap, read_log};
+use pool_support::{describe, logged_sleep, max_overlap, read_log, run_logged_sleeps};
 use support::fixture;
 
 #[test]
@@ -42,15 +42,7 @@ fn never_more_than_workers_children_at_once() {
     let dir = TempDir::new("pool-bound");
     let log = dir.path().join("log");
     let pool = Pool::new(3).unwrap();
-    let jobs: Vec<Job> = (0..12)
-        .map(|_| pool.submit(logged_sleep("0.15", &log)).unwrap())
-        .collect();
-    for job in &jobs {
-        let result = job.result();
-        assert!(result.is_ok(), "{}", show_result(&result));
-    }
-    let runs = read_log(&log);
-    assert_eq!(runs.len(), 12);
+    let runs = run_logged_sleeps(&pool, 12, "0.15", &log);
     let overlap = max_overlap(&runs);
     assert!(overlap <= 3, "{overlap} ran at once:\n{}", describe(&runs));
     assert!(overlap >= 2, "no parallelism at all:\n{}", describe(&runs));

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use pipe_run::{Command, ErrorKind, Event, Job, Pool};
 
-use common::{TempDir, show_result};
-use pool_support::{describe, logged_sleep, max_overlap, read_log};
+use common::TempDir;
+use pool_support::{describe, max_overlap, run_logged_sleeps};
 use support::{fixture, process_alive, wait_until};
 
 fn cpus() -> usize {
@@ -63,15 +63,7 @@ fn the_worker_bound_holds_across_scheduler_threads() {
         .scheduler_threads(2)
         .build()
         .unwrap();
-    let jobs: Vec<Job> = (0..12)
-        .map(|_| pool.submit(logged_sleep("0.15", &log)).unwrap())
-        .collect();
-    for job in &jobs {
-        let result = job.result();
-        assert!(result.is_ok(), "{}", show_result(&result));
-    }
-    let runs = read_log(&log);
-    assert_eq!(runs.len(), 12);
+    let runs = run_logged_sleeps(&pool, 12, "0.15", &log);
     let overlap = max_overlap(&runs);
     assert_eq!(
         overlap,

@@ -7,7 +7,9 @@
 
 use std::path::Path;
 
-use pipe_run::Command;
+use pipe_run::{Command, Job, Pool};
+
+use crate::common::show_result;
 
 use crate::support::fixture;
 
@@ -26,6 +28,21 @@ pub fn logged_sleep(secs: &str, log: &Path) -> Command {
         .arg(secs)
         .arg("--log")
         .arg(log)
+}
+
+/// Runs `n` sleepers of `secs` on `pool`, each logging to `log`; checks that every
+/// one succeeded and logged, and returns the records.
+pub fn run_logged_sleeps(pool: &Pool, n: usize, secs: &str, log: &Path) -> Vec<Ran> {
+    let jobs: Vec<Job> = (0..n)
+        .map(|_| pool.submit(logged_sleep(secs, log)).unwrap())
+        .collect();
+    for job in &jobs {
+        let result = job.result();
+        assert!(result.is_ok(), "{}", show_result(&result));
+    }
+    let runs = read_log(log);
+    assert_eq!(runs.len(), n);
+    runs
 }
 
 /// Every record in a `sleep --log` file, in the order they were written.
